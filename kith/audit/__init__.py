@@ -1,0 +1,1 @@
+"""Append-only audit log of every change: who changed what, before and after."""

@@ -1,0 +1,1 @@
+"""Organizations, users, teams, roles, tokens, API keys, MFA and permissions."""

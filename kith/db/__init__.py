@@ -1,0 +1,1 @@
+"""Database platform: engine and sessions, declarative base, column types, migrations."""

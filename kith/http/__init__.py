@@ -1,0 +1,1 @@
+"""Cross-cutting HTTP: wire models, error envelope, middleware, pagination, ETags."""

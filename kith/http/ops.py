@@ -1,0 +1,69 @@
+"""Operational endpoints: /health (liveness), /ready (dependencies), /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from kith.db.engine import Database
+from kith.errors import ServiceUnavailable
+
+router = APIRouter(tags=["operations"])
+
+# Extra readiness checks registered by other parts (the job queue adds its own).
+ReadinessCheck = Callable[[Request], None]
+
+
+def check_database(request: Request) -> None:
+    database: Database = request.app.state.database
+    with database.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def check_redis(request: Request) -> None:
+    url = request.app.state.settings.redis_url
+    if not url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+DEFAULT_CHECKS: dict[str, ReadinessCheck] = {"database": check_database, "redis": check_redis}
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> dict[str, object]:
+    """Readiness: every dependency (database, queue/Redis) answers."""
+    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await anyio.to_thread.run_sync(check, request)
+            results[name] = "ok"
+        except Exception as exc:  # any failure makes us unready
+            results[name] = f"error: {type(exc).__name__}"
+    if any(v != "ok" for v in results.values()):
+        raise ServiceUnavailable("Not ready.", details=results, retry_after=5)
+    return {"status": "ready", "checks": results}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

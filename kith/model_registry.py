@@ -1,0 +1,11 @@
+"""Imports every package's tables so ``Base.metadata`` is complete (for Alembic
+and tests). Assembly only, like app.py: add a domain's models here."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import kith.audit.models
+    import kith.auth.models
+    import kith.events.models
+    import kith.http.idempotency  # noqa: F401
