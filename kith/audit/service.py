@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session, UOWTransaction
@@ -71,7 +71,7 @@ def query(
     entity_id: str | None = None,
     actor_id: uuid.UUID | None = None,
     action: str | None = None,
-) -> Select[Unpack[tuple[Any, ...]]]:
+) -> Select[*tuple[Any, ...]]:
     """The organization's audit entries (ADMIN only), filtered."""
     principal.require(Permission.MANAGE_SETTINGS)
     stmt = select(AuditEntry).where(AuditEntry.organization_id == principal.organization_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -411,7 +411,7 @@ def create_api_key(session: Session, principal: Principal, data: ApiKeyIn) -> tu
     return key, secret
 
 
-def api_keys_query(principal: Principal) -> Select[Unpack[tuple[Any, ...]]]:
+def api_keys_query(principal: Principal) -> Select[*tuple[Any, ...]]:
     principal.require(Permission.MANAGE_SETTINGS)
     return select(ApiKey).where(ApiKey.organization_id == principal.organization_id)
 

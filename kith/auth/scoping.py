@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from contextvars import ContextVar
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -49,8 +49,8 @@ def owner_condition(owner_column: Any, principal: Principal) -> ColumnElement[bo
 
 
 def scoped(
-    model: type[T], principal: Principal, stmt: Select[Unpack[tuple[Any, ...]]] | None = None
-) -> Select[Unpack[tuple[Any, ...]]]:
+    model: type[T], principal: Principal, stmt: Select[*tuple[Any, ...]] | None = None
+) -> Select[*tuple[Any, ...]]:
     """``SELECT model`` limited to what ``principal`` may see."""
     stmt = select(model) if stmt is None else stmt
     stmt = stmt.where(model.organization_id == principal.organization_id)  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
@@ -138,7 +138,7 @@ def _after(columns: Sequence[Any], desc: Sequence[bool], values: Sequence[Any]) 
 
 def paginate(
     session: Session,
-    stmt: Select[Unpack[tuple[Any, ...]]],
+    stmt: Select[*tuple[Any, ...]],
     params: ListParams,
     *,
     sort_fields: Mapping[str, Any],
