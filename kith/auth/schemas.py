@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from kith.auth.models import MembershipStatus
 from kith.auth.roles import Role
 from kith.http.wire import ApiModel, InputModel
 
-Password = Field(min_length=8, max_length=256)
+PasswordStr = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 
 
 def _lower(value: str) -> str:
@@ -22,7 +22,7 @@ def _lower(value: str) -> str:
 class SignupIn(InputModel):
     organization_name: str = Field(min_length=1, max_length=200)
     email: EmailStr
-    password: str = Password
+    password: PasswordStr
     name: str = Field(min_length=1, max_length=200)
 
     _email = field_validator("email")(_lower)
@@ -118,7 +118,7 @@ class UserCreateIn(InputModel):
     email: EmailStr
     name: str = Field(min_length=1, max_length=200)
     role: Role
-    password: str | None = Password
+    password: PasswordStr | None = None
 
     _email = field_validator("email")(_lower)
 
@@ -139,13 +139,13 @@ class UserUpdateIn(InputModel):
 
 class MeUpdateIn(InputModel):
     name: str | None = Field(None, min_length=1, max_length=200)
-    password: str | None = Password
+    password: PasswordStr | None = None
     current_password: str | None = Field(None, max_length=256)
 
 
 class AcceptInviteIn(InputModel):
     token: str = Field(min_length=10, max_length=200)
-    password: str = Password
+    password: PasswordStr
 
 
 class TeamIn(InputModel):

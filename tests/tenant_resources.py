@@ -1,0 +1,45 @@
+"""How to make a record of each kind a route can take by id, for the tenant-isolation
+walk in test_tenant_isolation.py. Each domain adds its path parameters here when it
+adds routes: ``{"contact_id": make_contact, ...}``. The walk fails on a path
+parameter with no entry, so no route escapes the check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from tests.factories import Tenant
+
+
+def _user(client: TestClient, tenant: Tenant) -> str:
+    return str(tenant.member().user_id)
+
+
+def _team(client: TestClient, tenant: Tenant) -> str:
+    return str(tenant.team(tenant.admin))
+
+
+def _api_key(client: TestClient, tenant: Tenant) -> str:
+    response = client.post(
+        "/api/v1/api-keys",
+        json={"name": "isolation", "role": "VIEWER"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+# path parameter name → factory returning the id of a fresh record in ``tenant``
+RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
+    "user_id": _user,
+    "team_id": _team,
+    "key_id": _api_key,
+}
+
+# GET routes that show a record of each kind to its own organization, used to prove
+# the other organization's records are unchanged after the walk.
+READ_BACK: dict[str, str] = {
+    "user_id": "/api/v1/users/{id}",
+    "team_id": "/api/v1/teams/{id}",
+}
