@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -20,6 +22,7 @@ from kith.http.ops import DEFAULT_CHECKS
 from kith.http.ops import router as ops_router
 from kith.http.ratelimit import LoginThrottle, RateLimitMiddleware
 from kith.http.wire import ErrorEnvelope
+from kith.jobs.router import router as jobs_router
 from kith.observability import Metrics, configure_logging
 from kith.settings import Settings
 
@@ -46,6 +49,24 @@ def configure_crypto(settings: Settings) -> None:
     )
 
 
+def background_lifespan(settings: Settings) -> Any:
+    """Start the embedded worker and dispatcher (``kith serve``) with the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from kith.runtime import Runtime
+
+        runtime = Runtime(settings, app.state.database)
+        runtime.start_embedded()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -66,6 +87,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=background_lifespan(settings) if settings.embedded_worker else None,
     )
     metrics = Metrics()
     app.state.settings = settings
@@ -80,7 +102,8 @@ def create_app(
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for router in (auth_router, users_router, teams_router, keys_router, audit_router):
+    routers = (auth_router, users_router, teams_router, keys_router, audit_router, jobs_router)
+    for router in routers:
         api.include_router(router)
     app.include_router(api)
     app.include_router(ops_router)

@@ -8,6 +8,7 @@ decrypts, and ``kith keys rotate`` re-encrypts old values in the background.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -48,7 +49,12 @@ class Keyring:
         key_id, sep, body = token.partition(":")
         if not sep or key_id not in self.keys:
             raise DecryptionError(f"unknown encryption key id {key_id!r}")
-        raw = base64.b64decode(body)
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except binascii.Error as exc:  # truncated or altered at rest
+            raise DecryptionError("stored value is not valid base64") from exc
+        if len(raw) <= _NONCE_BYTES:
+            raise DecryptionError("stored value is too short")
         try:
             plain = AESGCM(self.keys[key_id]).decrypt(
                 raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], associated_data

@@ -8,4 +8,5 @@ def import_all_models() -> None:
     import kith.audit.models
     import kith.auth.models
     import kith.events.models
-    import kith.http.idempotency  # noqa: F401
+    import kith.http.idempotency
+    import kith.jobs.models  # noqa: F401

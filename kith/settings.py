@@ -8,6 +8,7 @@ production a missing one is a startup error.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import secrets
@@ -76,9 +77,21 @@ class Settings(BaseSettings):
     db_max_overflow: int = 20
     sqlite_busy_timeout_ms: int = 5000
 
-    _validators = field_validator("cors_origins", "trusted_proxies", mode="before")(
-        _json_or_csv_list
-    )
+    # Jobs, outbox and webhooks
+    embedded_worker: bool = True  # `kith serve` runs worker threads unless --no-worker
+    worker_threads: int = 2
+    queue_name: str = "kith"  # Huey queue (Redis key prefix / SQLite queue) of this install
+    outbox_poll_seconds: float = 0.25
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_disable_after_failures: int = 20
+    nats_url: str | None = None
+    nats_stream: str = "KITH"
+
+    _validators = field_validator(
+        "cors_origins", "trusted_proxies", "webhook_allowed_hosts", mode="before"
+    )(_json_or_csv_list)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -107,16 +120,35 @@ class Settings(BaseSettings):
             "encryption_keys": {"k1": base64.b64encode(os.urandom(32)).decode()},
             "blind_index_key": secrets.token_urlsafe(32),
         }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle)
+        # Written to a private temporary file and linked into place, so a second
+        # process starting at the same moment either wins or reads the complete
+        # winner's file (never a half-written one, never a second set of keys).
+        tmp = path.with_name(f".secrets-{os.getpid()}-{secrets.token_hex(4)}.json")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                existing: dict[str, Any] = json.loads(path.read_text())
+                return existing
+        finally:
+            tmp.unlink(missing_ok=True)
         return data
 
     def _secret(self, name: str) -> Any:
         value = getattr(self, name)
         if value is not None and value.get_secret_value():
             raw = value.get_secret_value()
-            return json.loads(raw) if name == "encryption_keys" else raw
+            if name != "encryption_keys":
+                return raw
+            try:
+                return json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(
+                    'KITH_ENCRYPTION_KEYS must be a JSON object {"id": "base64"}'
+                ) from exc
         if self.is_production:
             raise SettingsError(f"KITH_{name.upper()} must be set in production")
         return self._local_secrets()[name]
@@ -135,7 +167,13 @@ class Settings(BaseSettings):
             raise SettingsError('KITH_ENCRYPTION_KEYS must be a JSON object {"id": "base64"}')
         keys: dict[str, bytes] = {}
         for key_id, encoded in raw.items():
-            key = base64.b64decode(encoded)
+            # The id is stored in front of every value as "<id>:<ciphertext>".
+            if not key_id or ":" in key_id:
+                raise SettingsError(f"encryption key id {key_id!r} must be non-empty, without ':'")
+            try:
+                key = base64.b64decode(str(encoded), validate=True)
+            except binascii.Error as exc:
+                raise SettingsError(f"encryption key {key_id!r} is not valid base64") from exc
             if len(key) != 32:
                 raise SettingsError(f"encryption key {key_id!r} must be 32 bytes (base64)")
             keys[str(key_id)] = key
@@ -143,7 +181,12 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_blind_index_key(self) -> bytes:
-        return str(self._secret("blind_index_key")).encode()
+        key = str(self._secret("blind_index_key"))
+        # A weak HMAC key would let anyone holding a database copy test guesses
+        # (emails, phone numbers) against the blind indexes offline.
+        if self.is_production and len(key) < 32:
+            raise SettingsError("KITH_BLIND_INDEX_KEY must be at least 32 characters")
+        return key.encode()
 
     def validate_for_startup(self) -> None:
         """Fail fast on configuration that cannot work (called by create_app)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         "redis_url": TEST_REDIS_URL,
         "log_level": "WARNING",
         "base_url": "http://testserver",
+        "embedded_worker": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -136,6 +138,72 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def factory(db: TransactionalDatabase, settings: Settings) -> Factory:
     return Factory(db, settings)
+
+
+@pytest.fixture(scope="session")
+def template_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database that each ``live_database`` is copied from."""
+    if not TEST_DATABASE_URL:
+        url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'template.db'}"
+        engine = make_engine(url)
+        upgrade(Database(engine))
+        engine.dispose()
+        yield url
+        return
+    server = make_url(normalize_url(TEST_DATABASE_URL))
+    name = f"{server.database or 'test'}_kith_tpl_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(Database(engine))
+    engine.dispose()  # a template must have no connections when copied
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def live_database_url(template_database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of this test's own, where commits are real: for
+    workers, the dispatcher and subprocesses, which cannot share one transaction."""
+    if not TEST_DATABASE_URL:
+        source = make_url(template_database_url).database
+        target = tmp_path / "live.db"
+        shutil.copyfile(str(source), target)
+        yield f"sqlite:///{target}"
+        return
+    server = make_url(template_database_url)
+    name = f"{server.database}_live_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{server.database}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def live_settings(live_database_url: str, tmp_path: Path) -> Settings:
+    settings = make_settings(live_database_url, tmp_path / "data")
+    configure_crypto(settings)
+    return settings
+
+
+@pytest.fixture
+def live_database(live_settings: Settings) -> Iterator[Database]:
+    database = Database.from_settings(live_settings)
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @pytest.fixture

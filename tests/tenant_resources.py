@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from kith.jobs.models import Job
 from tests.factories import Tenant
 
 
@@ -18,6 +19,18 @@ def _user(client: TestClient, tenant: Tenant) -> str:
 
 def _team(client: TestClient, tenant: Tenant) -> str:
     return str(tenant.team(tenant.admin))
+
+
+def _job(client: TestClient, tenant: Tenant) -> str:
+    with tenant.factory.database.transaction() as session:
+        job = Job(
+            organization_id=tenant.organization_id,
+            type="isolation.probe",
+            created_by=tenant.admin.user_id,
+        )
+        session.add(job)
+        session.flush()
+        return str(job.id)
 
 
 def _api_key(client: TestClient, tenant: Tenant) -> str:
@@ -30,11 +43,30 @@ def _api_key(client: TestClient, tenant: Tenant) -> str:
     return str(response.json()["id"])
 
 
+def _webhook(client: TestClient, tenant: Tenant) -> str:
+    # A public literal address: passes the SSRF guard with no DNS and no allow-list.
+    response = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://93.184.215.14/kith-isolation"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _webhook_delivery(client: TestClient, tenant: Tenant) -> str:
+    webhook_id = _webhook(client, tenant)
+    response = client.post(f"/api/v1/webhooks/{webhook_id}/test", headers=tenant.admin.headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
 # path parameter name → factory returning the id of a fresh record in ``tenant``
 RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "user_id": _user,
     "team_id": _team,
     "key_id": _api_key,
+    "job_id": _job,
 }
 
 # GET routes that show a record of each kind to its own organization, used to prove
@@ -42,4 +74,5 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
 READ_BACK: dict[str, str] = {
     "user_id": "/api/v1/users/{id}",
     "team_id": "/api/v1/teams/{id}",
+    "job_id": "/api/v1/jobs/{id}",
 }

@@ -278,6 +278,8 @@ def update_me(session: Session, ctx: AuthContext, principal: Principal, data: Me
             entity_id=principal.user_id,
         )
     member.user.updated_at = utcnow()
+    if changes:
+        member.membership.bump_version()  # the representation (and its ETag) changed
     return member
 
 
@@ -357,7 +359,7 @@ def set_team_member(
     session: Session, principal: Principal, team_id: uuid.UUID, user_id: uuid.UUID, present: bool
 ) -> Team:
     principal.require(Permission.MANAGE_USERS)
-    team = get_scoped(session, Team, team_id, principal)
+    team = get_for_write(session, Team, team_id, principal, Permission.MANAGE_USERS)
     get_member(session, principal, user_id)  # 404 for a user outside the organization
     key = (principal.organization_id, team.id, user_id)
     existing = session.get(TeamMember, key)

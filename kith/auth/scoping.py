@@ -89,7 +89,8 @@ def check_if_match(current_version: int | None) -> None:
     expected = if_match_var.get()
     if expected is None or current_version is None:
         return
-    tags = {tag.strip().removeprefix("W/") for tag in expected.split(",")}
+    # If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag never matches.
+    tags = {tag.strip() for tag in expected.split(",")}
     if "*" in tags:
         return
     if f'"{current_version}"' not in tags:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import func, select
 
 from kith.settings import Settings, SettingsError
@@ -17,7 +20,20 @@ from kith.settings import Settings, SettingsError
 app = typer.Typer(help="Kith, a relationship-first CRM.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
+# soft_wrap: never break a login, a path or a key across lines (they get copied).
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    errors.print(f"[red]{escape(message)}[/red]")
+    return typer.Exit(code)
+
+
+def _invalid(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+    )
 
 
 def _settings() -> Settings:
@@ -25,8 +41,7 @@ def _settings() -> Settings:
         settings = Settings()
         settings.validate_for_startup()
     except SettingsError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+        raise _fail(f"configuration error: {exc}", 2) from exc
     from kith.app import configure_crypto
 
     configure_crypto(settings)
@@ -98,7 +113,7 @@ def migrate(
                 settings.database_url, settings.data_dir / "backups"
             )
             migrations.backup(settings.database_url, target)
-            console.print(f"backed up to {target}")
+            console.print(f"backed up to {escape(str(target))}")
         migrations.upgrade(database)
         console.print(f"migrated {current or 'empty database'} → {head}")
     finally:
@@ -116,8 +131,13 @@ def backup(
     target = output or migrations.default_backup_path(
         settings.database_url, settings.data_dir / "backups"
     )
-    migrations.backup(settings.database_url, target)
-    console.print(f"backup written to {target}")
+    try:
+        migrations.backup(settings.database_url, target)
+    except FileNotFoundError as exc:
+        raise _fail(f"no database to back up at {exc}", 1) from exc
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        raise _fail(f"backup failed: {exc}", 1) from exc
+    console.print(f"backup written to {escape(str(target))}")
 
 
 @app.command()
@@ -131,8 +151,13 @@ def restore(
     settings = _settings()
     if not yes:
         typer.confirm(f"Replace the contents of the database with {source}?", abort=True)
-    migrations.restore(settings.database_url, source)
-    console.print(f"restored from {source}")
+    try:
+        migrations.restore(settings.database_url, source)
+    except FileNotFoundError as exc:
+        raise _fail(f"no backup file at {exc}", 1) from exc
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        raise _fail(f"restore failed: {exc}", 1) from exc
+    console.print(f"restored from {escape(str(source))}")
 
 
 @app.command("create-admin")
@@ -155,12 +180,11 @@ def create_admin(
     password = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         data = SignupIn(organization_name=organization, email=email, password=password, name=name)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    except ValidationError as exc:
+        raise _fail(_invalid(exc), 2) from exc
     database = Database.from_settings(settings)
     try:
-        with database.transaction() as session:
+        with database.transaction(write=True) as session:
             org, user, _ = create_organization(
                 session,
                 _auth_context(settings),
@@ -169,10 +193,9 @@ def create_admin(
                 name=data.name,
                 password=data.password,
             )
-        console.print(f"created organization {org.name} ({org.id}) with admin {user.email}")
+        console.print(escape(f"created organization {org.name} ({org.id}) with admin {user.email}"))
     except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from exc
+        raise _fail(f"{data.email}: {exc.message}", 1) from exc
     finally:
         database.dispose()
 
@@ -192,11 +215,13 @@ def demo(
     database = Database.from_settings(settings)
     login_file = settings.data_dir / "demo-login.txt"
     try:
-        with database.transaction() as session:
+        with database.transaction(write=True) as session:
             count = session.execute(select(func.count()).select_from(Organization)).scalar_one()
             if if_empty and count:
                 if login_file.exists():
-                    console.print(login_file.read_text().strip())
+                    console.print(escape(login_file.read_text().strip()))
+                else:
+                    console.print("an organization exists already; no demo created")
                 return
             email = "admin@demo.kith.example"
             password = secrets.token_urlsafe(12)
@@ -214,7 +239,7 @@ def demo(
         fd = os.open(login_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text + "\n")
-        console.print(f"[bold green]{text}[/bold green]")
+        console.print(f"[bold green]{escape(text)}[/bold green]")
     finally:
         database.dispose()
 
@@ -228,7 +253,10 @@ def keys_generate(
     from kith.crypto import generate_key
 
     kid = key_id or "k" + secrets.token_hex(3)
-    console.print(json.dumps({kid: generate_key()}))
+    if ":" in kid:
+        raise _fail("a key id cannot contain ':'", 2)
+    # Plain stdout: the line is meant for scripts and for pasting into the environment.
+    typer.echo(json.dumps({kid: generate_key()}))
 
 
 @app.command()
@@ -236,6 +264,18 @@ def version() -> None:
     from kith import __version__
 
     console.print(__version__)
+
+
+def _register_jobs_cli() -> None:
+    from kith.jobs import cli as jobs_cli
+
+    jobs_cli.set_settings_loader(_settings)
+    app.command("worker")(jobs_cli.worker)
+    app.command("schedule")(jobs_cli.schedule)
+    app.add_typer(jobs_cli.jobs_app, name="jobs")
+
+
+_register_jobs_cli()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kith.settings import Settings
 
+# Connection execution option: this unit of work will write (SQLite: BEGIN IMMEDIATE).
+WRITE_INTENT = "kith_write_intent"
+
 
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
@@ -37,7 +40,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A deferred BEGIN that reads and then writes fails at once with "database is
+        # locked" when another writer committed in between (SQLITE_BUSY_SNAPSHOT: the
+        # busy timeout cannot help). Units of work that will write take the write lock
+        # up front and wait for it; read-only ones stay deferred and run concurrently.
+        immediate = conn.get_execution_options().get(WRITE_INTENT, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, settings: Settings | None = None, **kwargs: Any) -> Engine:
@@ -72,10 +80,24 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commit on success, roll back on error."""
+    def session(self, *, write: bool = False) -> Session:
+        """A new session. ``write``: the unit of work will write; on SQLite it then
+        takes the write lock when it starts (waiting up to the busy timeout), so a
+        read-modify-write cannot fail on a concurrent commit."""
         session = self.sessionmaker()
+        if write:
+            try:
+                session.connection(execution_options={WRITE_INTENT: True})
+            except BaseException:
+                session.close()
+                raise
+        return session
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on error. Pass ``write=True``
+        when it reads and then writes (see :meth:`session`)."""
+        session = self.session(write=write)
         try:
             yield session
             session.commit()

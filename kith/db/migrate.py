@@ -11,6 +11,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,8 +77,11 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
 
 def backup(url: str, target: Path) -> Path:
     """Write a consistent copy of the database to ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     path = sqlite_path(url)
+    if path is not None and not path.exists():
+        # sqlite3.connect would create an empty database and "back up" nothing.
+        raise FileNotFoundError(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     if path is not None:
         source = sqlite3.connect(path)
         dest = sqlite3.connect(target)
@@ -112,20 +116,82 @@ def restore(url: str, source: Path) -> None:
             dest.close()
             src.close()
         return
-    args, env = _pg_args(url)
-    subprocess.run(  # noqa: S603
-        [
-            _tool("pg_restore"),
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            *args,
-            str(source),
-        ],
-        check=True,
-        env={**_base_env(), **env},
-    )
+    _restore_postgresql(url, source)
+
+
+# Empties the public schema (tables, views, sequences, routines, types) except what
+# extensions own, so a backup taken before an upgrade comes back without the newer
+# schema's objects, which would otherwise block the restore (a view on a restored
+# table) or the next `kith migrate` (objects that already exist).
+_CLEAR_PUBLIC_SCHEMA = """
+DO $$
+DECLARE
+  statements text[];
+  statement text;
+BEGIN
+  statements := ARRAY(
+    SELECT format('DROP %s IF EXISTS %I.%I CASCADE',
+                  CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                 WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                 ELSE 'TABLE' END,
+                  n.nspname, c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype = 'e')
+    ORDER BY c.relkind = 'S'
+  ) || ARRAY(
+    SELECT format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE',
+                  n.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                      AND d.objid = p.oid AND d.deptype = 'e')
+  ) || ARRAY(
+    SELECT format('DROP %s IF EXISTS %I.%I CASCADE',
+                  CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, n.nspname, t.typname)
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    LEFT JOIN pg_class c ON c.oid = t.typrelid
+    WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'r', 'm', 'c')
+      AND (t.typrelid = 0 OR c.relkind = 'c')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                      AND d.objid = t.oid AND d.deptype = 'e')
+  );
+  FOREACH statement IN ARRAY statements LOOP
+    EXECUTE statement;
+  END LOOP;
+END $$;
+"""
+
+
+def _restore_postgresql(url: str, source: Path) -> None:
+    """Replace the schema and data in one transaction: on any error nothing changes."""
+    args, extra_env = _pg_args(url)
+    env = {**_base_env(), **extra_env}
+    with tempfile.TemporaryDirectory(prefix="kith-restore-") as folder:
+        # The whole script first: a dump pg_restore cannot read fails here, before
+        # the database is touched, and psql never commits half a script.
+        script = Path(folder) / "restore.sql"
+        subprocess.run(  # noqa: S603
+            [_tool("pg_restore"), "--no-owner", f"--file={script}", str(source)],
+            check=True,
+            env=env,
+        )
+        subprocess.run(  # noqa: S603
+            [
+                _tool("psql"),
+                "--no-psqlrc",
+                "--quiet",
+                "--set=ON_ERROR_STOP=1",
+                "--single-transaction",
+                f"--command={_CLEAR_PUBLIC_SCHEMA}",
+                f"--file={script}",
+                *args,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env=env,
+        )
 
 
 def _base_env() -> dict[str, str]:

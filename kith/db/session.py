@@ -18,8 +18,11 @@ def get_database(request: Request) -> Database:
     return database
 
 
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    session = get_database(request).sessionmaker()
+    session = get_database(request).session(write=request.method not in _READ_ONLY_METHODS)
     try:
         yield session
         session.commit()

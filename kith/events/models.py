@@ -40,3 +40,24 @@ class OutboxEvent(Base):
         Index("ix_outbox_pending", "delivered_at", "seq"),
         Index("ix_outbox_aggregate", "organization_id", "aggregate_type", "aggregate_id", "seq"),
     )
+
+
+class EventHandled(Base):
+    """Marks that a handler applied an event (committed with the handler's effect)."""
+
+    __tablename__ = "event_handled"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    handler: Mapped[str] = mapped_column(String(200), primary_key=True)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DispatcherLease(Base):
+    """Who may dispatch the outbox right now (one dispatcher across all processes)."""
+
+    __tablename__ = "dispatcher_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,12 +4,13 @@ webhooks, NATS) happens only after that transaction commits."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from kith.auth.principal import Principal
+from kith.db.hooks import after_commit
 from kith.db.types import jsonable
 from kith.events.catalogue import is_known
 from kith.events.models import OutboxEvent
@@ -18,6 +19,20 @@ from kith.observability import request_id_var
 
 class UnknownEvent(ValueError):
     pass
+
+
+# Installed by a process running the dispatcher: wake it when events commit.
+_wake: Callable[[], None] | None = None
+
+
+def set_wake(callback: Callable[[], None] | None) -> None:
+    global _wake
+    _wake = callback
+
+
+def _wake_dispatcher() -> None:
+    if _wake is not None:
+        _wake()
 
 
 def publish(
@@ -47,4 +62,15 @@ def publish(
             request_id=None if rid == "-" else rid,
         )
     )
+    if _wake is not None and not session.info.get("kith_outbox_wake"):
+        session.info["kith_outbox_wake"] = True
+        after_commit(session, _after_commit_wake(session))
     return event_id
+
+
+def _after_commit_wake(session: Session) -> Callable[[], None]:
+    def callback() -> None:
+        session.info.pop("kith_outbox_wake", None)
+        _wake_dispatcher()
+
+    return callback

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from kith.errors import DomainError
 from kith.observability import get_logger, request_id_var
@@ -68,6 +69,16 @@ def envelope(
     )
 
 
+def internal_error(path: str) -> Response:
+    """The 500 envelope: no exception text, no traceback, only the trace id."""
+    return envelope(
+        status=500,
+        code="INTERNAL_ERROR",
+        message="An unexpected error occurred. Quote the trace id when reporting it.",
+        path=path,
+    )
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
@@ -87,6 +98,25 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
         }
         details.append(item)
     return details
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers on this path (for the ``Allow`` of a 405)."""
+    allowed = []
+    for method in _METHODS:
+        probe: dict[str, Any] = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+        }
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -124,24 +154,43 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError | RecursionError):
+            # FastAPI answers 400 when json.loads fails other than with a JSONDecodeError
+            # (bytes that are not UTF-8, nesting too deep): malformed JSON all the same.
+            return envelope(
+                status=422,
+                code="VALIDATION_ERROR",
+                message="The request body is not valid JSON.",
+                path=request.url.path,
+                details=[
+                    {
+                        "field": "",
+                        "location": "body",
+                        "message": "JSON decode error",
+                        "type": "json_invalid",
+                    }
+                ],
+            )
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             message = "The resource was not found."
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; list them all.
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         return envelope(
             status=exc.status_code,
             code=code,
             message=message,
             path=request.url.path,
-            headers=dict(exc.headers or {}),
+            details=getattr(exc, "details", None),
+            headers=headers,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled_error", path=request.url.path, exc_info=exc)
-        return envelope(
-            status=500,
-            code="INTERNAL_ERROR",
-            message="An unexpected error occurred. Quote the trace id when reporting it.",
-            path=request.url.path,
-        )
+        # Normally RequestContextMiddleware has already logged and answered.
+        if not getattr(exc, "__kith_logged__", False):
+            log.error("unhandled_error", path=request.url.path, exc_info=exc)
+        return internal_error(request.url.path)

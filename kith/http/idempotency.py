@@ -1,11 +1,12 @@
 """``Idempotency-Key`` for every POST.
 
-Keys are scoped to the credential (which fixes the organization) and the route,
-and kept for ``KITH_IDEMPOTENCY_TTL_SECONDS``. Same key + same body replays the
-first response; same key + another body is 422 ``IDEMPOTENCY_KEY_REUSED``; the same
-key while the first request still runs is 409. A claim whose request died (no
-answer within ``KITH_IDEMPOTENCY_LOCK_SECONDS``) can be taken over; a 5xx answer
-releases the key so the client may retry.
+Keys are scoped to the credential (which fixes the organization; the client IP for
+anonymous requests) and the route, and kept for ``KITH_IDEMPOTENCY_TTL_SECONDS``.
+Same key + same body replays the first response; same key + another body or query
+string is 422 ``IDEMPOTENCY_KEY_REUSED``; the same key while the first request still
+runs is 409. A claim whose request died (no answer within
+``KITH_IDEMPOTENCY_LOCK_SECONDS``) can be taken over; a 5xx answer releases the key
+so the client may retry.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import CursorResult, Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, LargeBinary, String, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,7 +28,7 @@ from kith.db.base import Base
 from kith.db.engine import Database
 from kith.db.types import JSONType, UTCDateTime, utcnow
 from kith.http.errors import envelope
-from kith.http.middleware import header
+from kith.http.middleware import client_ip, header
 from kith.settings import Settings
 
 PROCESSING = "PROCESSING"
@@ -74,11 +75,14 @@ class IdempotencyStore:
         }
         insert = pg_insert if database.dialect == "postgresql" else sqlite_insert
         with database.transaction() as session:
-            result = session.execute(
-                insert(IdempotencyRecord).values(**values).on_conflict_do_nothing()
-            )
-            inserted = cast(CursorResult[Any], result).rowcount
-            if inserted:
+            # RETURNING, not rowcount: psycopg reports rowcount -1 for this statement.
+            inserted = session.execute(
+                insert(IdempotencyRecord)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(IdempotencyRecord.scope_hash)
+            ).first()
+            if inserted is not None:
                 return _Outcome("proceed")
             record = session.execute(
                 select(IdempotencyRecord)
@@ -113,6 +117,16 @@ class IdempotencyStore:
             session.execute(
                 delete(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash)
             )
+
+
+def scope_hash(identity: str, path: str, key: str) -> str:
+    """Where a key lives: the credential (which fixes the organization), route and key."""
+    return hashlib.sha256(f"{identity}\x00{path}\x00{key}".encode()).hexdigest()
+
+
+def request_hash(body: bytes, query_string: bytes = b"") -> str:
+    """What a key was first used for: the query string and the body."""
+    return hashlib.sha256(query_string + b"\x00" + body).hexdigest()
 
 
 def purge_expired(database: Database) -> int:
@@ -155,10 +169,14 @@ class IdempotencyMiddleware:
             return
 
         body = await _read_body(receive)
-        identity = client_identity(self.settings, header(scope, b"authorization")) or "anonymous"
-        scope_hash = hashlib.sha256(f"{identity}\x00{path}\x00{key}".encode()).hexdigest()
-        request_hash = hashlib.sha256(body).hexdigest()
-        outcome = await anyio.to_thread.run_sync(self.store.claim, scope_hash, request_hash)
+        # Without a credential, keys of different clients must not meet: scope by IP.
+        identity = (
+            client_identity(self.settings, header(scope, b"authorization"))
+            or f"ip:{client_ip(scope)}"
+        )
+        where = scope_hash(identity, path, key)
+        fingerprint = request_hash(body, scope.get("query_string", b""))
+        outcome = await anyio.to_thread.run_sync(self.store.claim, where, fingerprint)
 
         if outcome.kind == "mismatch":
             await envelope(
@@ -196,12 +214,13 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture)
         except BaseException:
-            await anyio.to_thread.run_sync(self.store.release, scope_hash)
+            with anyio.CancelScope(shield=True):  # release even when cancelled
+                await anyio.to_thread.run_sync(self.store.release, where)
             raise
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         status = int(start["status"]) if start else 500
         if status >= 500:
-            await anyio.to_thread.run_sync(self.store.release, scope_hash)
+            await anyio.to_thread.run_sync(self.store.release, where)
         else:
             assert start is not None
             stored_headers = [
@@ -213,7 +232,7 @@ class IdempotencyMiddleware:
                 m.get("body", b"") for m in messages if m["type"] == "http.response.body"
             )
             await anyio.to_thread.run_sync(
-                self.store.complete, scope_hash, status, stored_headers, payload
+                self.store.complete, where, status, stored_headers, payload
             )
         for message in messages:
             await send(message)

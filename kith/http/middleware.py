@@ -8,12 +8,14 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kith.http.errors import envelope
+from kith.http.errors import envelope, internal_error
 from kith.observability import Metrics, get_logger, request_id_var
 
 log = get_logger("kith.access")
+error_log = get_logger("kith.errors")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _DOCS_PATHS = ("/docs", "/redoc")
 
@@ -40,8 +42,28 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/v1/teams/{team_id}``), never the raw
+    path, so metrics keep a bounded set of labels; ``unmatched`` when no route matched."""
     route = scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
+    template = getattr(route, "path", None)
+    if template is None:
+        return "unmatched"
+    regex = getattr(route, "path_regex", None)
+    path = str(scope.get("path", ""))
+    if regex is None or regex.match(path):
+        return str(template)
+    # FastAPI keeps an included router's route path relative to the router's prefix:
+    # put the prefix back, with any of its path parameters as placeholders.
+    for index, char in enumerate(path):
+        if char == "/" and regex.match(path[index:]):
+            prefix = path[:index]
+            break
+    else:
+        return str(template)
+    own = set(regex.groupindex)
+    values = {str(v): k for k, v in scope.get("path_params", {}).items() if k not in own}
+    segments = ["{" + values[s] + "}" if s in values else s for s in prefix.split("/")]
+    return "/".join(segments) + str(template)
 
 
 class RequestContextMiddleware:
@@ -60,15 +82,17 @@ class RequestContextMiddleware:
         request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
+        began = time.perf_counter()
         status = 500
+        started = False
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith(_DOCS_PATHS) else API_CSP
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
@@ -82,8 +106,17 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Answer here, inside the request context, so the 500 carries the request
+            # id and security headers; Starlette's outer handler only sees a started
+            # response and re-raises for the server's log.
+            error_log.error("unhandled_error", path=path, exc_info=exc)
+            exc.__kith_logged__ = True  # type: ignore[attr-defined]
+            if not started:
+                await internal_error(path)(scope, _noop_receive, send_wrapper)
+            raise
         finally:
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - began
             route = route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
@@ -100,8 +133,13 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit. An HTTPException,
+    so FastAPI's body parsing re-raises it (it turns other errors into a 400)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {max_bytes} bytes.")
+        self.details = {"maxBytes": max_bytes}
 
 
 class BodyLimitMiddleware:
@@ -128,7 +166,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

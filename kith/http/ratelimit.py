@@ -4,8 +4,10 @@ hold across API processes."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+import weakref
 
 from limits import RateLimitItem, parse
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
@@ -19,7 +21,7 @@ from kith.http.errors import envelope
 from kith.http.middleware import client_ip, header
 from kith.settings import Settings
 
-_EXEMPT = ("/health", "/ready", "/metrics")
+_EXEMPT = frozenset({"/health", "/ready", "/metrics"})
 
 
 def _storage_uri(settings: Settings, *, asynchronous: bool) -> str:
@@ -65,19 +67,41 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings, key_prefix: str = "kith") -> None:
         self.app = app
         self.settings = settings
-        options = {"key_prefix": f"{key_prefix}:rl"} if settings.redis_url else {}
-        self.storage = storage_from_string(_storage_uri(settings, asynchronous=True), **options)
-        self.limiter = AsyncSlidingWindow(self.storage)
+        self.key_prefix = key_prefix
         self.limit = parse(settings.rate_limit)
+        self._limiter = None if settings.redis_url else self._new_limiter()
+        # redis-py's asyncio connections belong to the event loop that opened them.
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncSlidingWindow] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _new_limiter(self) -> AsyncSlidingWindow:
+        options: dict[str, str] = {}
+        if self.settings.redis_url:
+            # redis-py's asyncio client (already a dependency) rather than coredis.
+            options = {"key_prefix": f"{self.key_prefix}:rl", "implementation": "redispy"}
+        storage = storage_from_string(_storage_uri(self.settings, asynchronous=True), **options)
+        return AsyncSlidingWindow(storage)
+
+    @property
+    def limiter(self) -> AsyncSlidingWindow:
+        if self._limiter is not None:
+            return self._limiter
+        loop = asyncio.get_running_loop()
+        limiter = self._per_loop.get(loop)
+        if limiter is None:
+            limiter = self._per_loop[loop] = self._new_limiter()
+        return limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(_EXEMPT):
+        if scope["type"] != "http" or scope["path"] in _EXEMPT:
             await self.app(scope, receive, send)
             return
         identity = client_identity(self.settings, header(scope, b"authorization"))
         key = identity or f"ip:{client_ip(scope)}"
-        if not await self.limiter.hit(self.limit, key):
-            stats = await self.limiter.get_window_stats(self.limit, key)
+        limiter = self.limiter
+        if not await limiter.hit(self.limit, key):
+            stats = await limiter.get_window_stats(self.limit, key)
             response = envelope(
                 status=429,
                 code="RATE_LIMIT_EXCEEDED",

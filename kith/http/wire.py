@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_contains_nul(v) for v in value)
+    return False  # nested models validate their own fields
 
 
 class ApiModel(BaseModel):
@@ -26,6 +38,14 @@ class InputModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=True,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text: refuse it here as a 422, not a 500 later.
+        if _contains_nul(value):
+            raise ValueError("Text must not contain NUL (\\u0000) characters.")
+        return value
 
 
 class ErrorBody(ApiModel):

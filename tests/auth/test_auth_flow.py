@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from kith.auth.models import AuthSession, User
+from tests.assertions import assert_envelope
 from tests.factories import DEFAULT_PASSWORD, Factory
 
 SIGNUP = {
@@ -14,18 +15,6 @@ SIGNUP = {
     "password": "correct horse battery",
     "name": "Ada Lovelace",
 }
-
-
-def assert_envelope(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "meta"}
-    error = body["error"]
-    assert {"code", "message", "details", "traceId", "timestamp", "path"} <= set(error)
-    assert error["traceId"] == response.headers["x-request-id"]
-    if code:
-        assert error["code"] == code
-    return error
 
 
 def test_signup_login_refresh_rotation_and_reuse_revokes_family(client: TestClient) -> None:

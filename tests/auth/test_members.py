@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kith.auth.roles import Role
-from tests.auth.test_auth_flow import assert_envelope
+from tests.assertions import assert_envelope
 from tests.factories import DEFAULT_PASSWORD, Factory
 
 
@@ -111,7 +111,8 @@ def test_role_change_applies_to_the_next_request(client: TestClient, factory: Fa
     promoted = client.patch(
         f"/api/v1/users/{member.user_id}", json={"role": "ADMIN"}, headers=tenant.admin.headers
     )
-    assert promoted.status_code == 200 and promoted.json()["role"] == "ADMIN"
+    assert promoted.status_code == 200
+    assert promoted.json()["role"] == "ADMIN"
     assert (
         client.post("/api/v1/teams", json={"name": "T"}, headers=member.headers).status_code == 201
     )
@@ -185,7 +186,8 @@ def test_team_membership_round_trip(client: TestClient, factory: Factory) -> Non
     rep = tenant.member(Role.SALES_REP)
     team = client.post("/api/v1/teams", json={"name": "EMEA"}, headers=h).json()
     added = client.put(f"/api/v1/teams/{team['id']}/members/{rep.user_id}", headers=h)
-    assert added.status_code == 200 and added.json()["memberIds"] == [str(rep.user_id)]
+    assert added.status_code == 200
+    assert added.json()["memberIds"] == [str(rep.user_id)]
     assert client.get("/api/v1/users/me", headers=rep.headers).json()["teamIds"] == [team["id"]]
     removed = client.delete(f"/api/v1/teams/{team['id']}/members/{rep.user_id}", headers=h)
     assert removed.json()["memberIds"] == []

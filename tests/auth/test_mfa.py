@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyotp
 from fastapi.testclient import TestClient
 
-from tests.auth.test_auth_flow import assert_envelope
+from tests.assertions import assert_envelope
 from tests.factories import DEFAULT_PASSWORD, Factory
 
 
@@ -32,7 +32,8 @@ def test_mfa_enrol_verify_login_recovery_and_disable(client: TestClient, factory
     verified = client.post("/api/v1/auth/mfa/verify", json={"code": totp.now()}, headers=h)
     assert verified.status_code == 200, verified.text
     codes = verified.json()["recoveryCodes"]
-    assert len(codes) == 10 and len(set(codes)) == 10
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
 
     assert_envelope(_login(client, email), 401, "MFA_REQUIRED")
     assert_envelope(_login(client, email, "123456"), 401, "INVALID_OTP")
@@ -45,5 +46,6 @@ def test_mfa_enrol_verify_login_recovery_and_disable(client: TestClient, factory
 
     fresh = {"Authorization": f"Bearer {with_recovery.json()['accessToken']}"}
     disabled = client.post("/api/v1/auth/mfa/disable", json={"code": codes[1]}, headers=fresh)
-    assert disabled.status_code == 200 and disabled.json() == {"enabled": False}
+    assert disabled.status_code == 200
+    assert disabled.json() == {"enabled": False}
     assert _login(client, email).status_code == 200

@@ -102,7 +102,13 @@ def test_writes_need_edit_permission_and_a_matching_version(
                 get_for_write(session, Note, notes["a"], world["manager"])
         finally:
             if_match_var.reset(token)
-        token = if_match_var.set('W/"1"')
+        token = if_match_var.set('W/"1"')  # weak tags never match If-Match
+        try:
+            with pytest.raises(PreconditionFailed):
+                get_for_write(session, Note, notes["a"], world["manager"])
+        finally:
+            if_match_var.reset(token)
+        token = if_match_var.set('"3", "1"')
         try:
             assert get_for_write(session, Note, notes["a"], world["manager"]).title == "a"
         finally:

@@ -1,0 +1,1 @@
+"""Background jobs: Huey wakes workers; the job row in the database is the truth."""

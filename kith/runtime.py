@@ -1,0 +1,73 @@
+"""Background machinery of one process: the job queue's consumer and the outbox
+dispatch loop (plus the sinks that deliver events outside). ``kith serve`` runs
+it embedded; ``kith worker`` runs it alone. Assembly only, like app.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from huey import Huey
+
+from kith.db.engine import Database
+from kith.events import outbox
+from kith.events.dispatcher import Dispatcher, DispatchLoop
+from kith.jobs.queue import EmbeddedConsumer, JobQueue
+from kith.observability import get_logger
+from kith.settings import Settings
+from kith.task_registry import import_all_tasks
+
+log = get_logger("kith.runtime")
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        huey: Huey | None = None,
+        after_dispatch: Callable[[], None] | None = None,
+    ) -> None:
+        import_all_tasks()
+        self.settings = settings
+        self.database = database
+        self.queue = JobQueue(settings, database, huey=huey)
+        self.dispatcher = Dispatcher(database)
+        self.loop = DispatchLoop(
+            self.dispatcher, poll_seconds=settings.outbox_poll_seconds, after=after_dispatch
+        )
+        self._consumer: EmbeddedConsumer | None = None
+
+    def install(self) -> None:
+        """Commits in this process wake this runtime's workers and dispatcher."""
+        self.queue.install()
+        outbox.set_wake(self.loop.wake)
+
+    def start_embedded(self, workers: int | None = None) -> None:
+        """Worker threads, scheduler and dispatcher inside the current process."""
+        self.install()
+        self._consumer = self.queue.embedded(workers=workers or self.settings.worker_threads)
+        self._consumer.start()
+        self.loop.start()
+        log.info("background_started", mode="embedded")
+
+    def run_worker(self, *, workers: int, worker_type: str = "thread") -> None:
+        """Block running a standalone worker (``kith worker``) until a signal stops it."""
+        self.install()
+        consumer = self.queue.consumer(workers=workers, worker_type=worker_type)
+        if worker_type == "process":
+            # Forked workers must not share the parent's database connections.
+            self.queue.huey.on_startup()(lambda: self.database.engine.dispose(close=False))
+        self.loop.start()
+        try:
+            consumer.run()
+        finally:
+            self.loop.stop()
+
+    def stop(self) -> None:
+        self.loop.stop()
+        if self._consumer is not None:
+            self._consumer.stop(graceful=True)
+            self._consumer = None
+        outbox.set_wake(None)
+        self.queue.uninstall()
