@@ -25,6 +25,7 @@ from kith.http.wire import ErrorEnvelope
 from kith.jobs.router import router as jobs_router
 from kith.observability import Metrics, configure_logging
 from kith.settings import Settings
+from kith.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -102,7 +103,15 @@ def create_app(
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    routers = (auth_router, users_router, teams_router, keys_router, audit_router, jobs_router)
+    routers = (
+        auth_router,
+        users_router,
+        teams_router,
+        keys_router,
+        audit_router,
+        jobs_router,
+        webhooks_router,
+    )
     for router in routers:
         api.include_router(router)
     app.include_router(api)

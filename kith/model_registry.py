@@ -9,4 +9,5 @@ def import_all_models() -> None:
     import kith.auth.models
     import kith.events.models
     import kith.http.idempotency
-    import kith.jobs.models  # noqa: F401
+    import kith.jobs.models
+    import kith.webhooks.models  # noqa: F401

@@ -16,8 +16,9 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -28,8 +29,11 @@ from sqlalchemy.orm import sessionmaker
 from kith.app import configure_crypto, create_app
 from kith.db.engine import Database, make_engine, normalize_url
 from kith.db.migrate import upgrade
+from kith.jobs.queue import make_huey
+from kith.runtime import Runtime
 from kith.settings import Settings
 from tests.factories import Factory
+from tests.jobs.sample_jobs import StepEffect
 
 TEST_DATABASE_URL = os.environ.get("KITH_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("KITH_TEST_REDIS_URL") or None
@@ -204,6 +208,33 @@ def live_database(live_settings: Settings) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def queue_settings(live_settings: Settings) -> Settings:
+    # Each test gets its own Huey queue (a Redis key prefix, or a SQLite file).
+    live_settings.queue_name = f"kith-test-{uuid.uuid4().hex[:10]}"
+    return live_settings
+
+
+@pytest.fixture
+def runtime_factory(
+    queue_settings: Settings, live_database: Database
+) -> Iterator[Callable[..., Runtime]]:
+    StepEffect.__table__.create(live_database.engine, checkfirst=True)
+    started: list[Runtime] = []
+
+    def start(workers: int = 2, **kwargs: Any) -> Runtime:
+        runtime = Runtime(queue_settings, live_database, huey=make_huey(queue_settings), **kwargs)
+        # Periodic tasks off: tests run the reaper themselves, deterministically.
+        runtime.start_embedded(workers=workers, periodic=False)
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.stop()
+        runtime.queue.huey.flush()
 
 
 @pytest.fixture

@@ -66,6 +66,8 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "user_id": _user,
     "team_id": _team,
     "key_id": _api_key,
+    "webhook_id": _webhook,
+    "delivery_id": _webhook_delivery,
     "job_id": _job,
 }
 
@@ -74,5 +76,6 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
 READ_BACK: dict[str, str] = {
     "user_id": "/api/v1/users/{id}",
     "team_id": "/api/v1/teams/{id}",
+    "webhook_id": "/api/v1/webhooks/{id}",
     "job_id": "/api/v1/jobs/{id}",
 }

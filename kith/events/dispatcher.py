@@ -159,11 +159,16 @@ class Dispatcher:
     def dispatch_pending(self) -> int:
         """Deliver due events until none is left (or the lease is lost); returns how many."""
         delivered = 0
-        while self.acquire():
-            count, progressed = self._batch()
-            delivered += count
-            if not progressed:
-                break
+        if not self.acquire():
+            return 0
+        try:
+            while True:
+                count, more = self._batch()
+                delivered += count
+                if not more or not self.acquire():  # renew between batches
+                    break
+        finally:
+            self.release()
         return delivered
 
     def _batch(self) -> tuple[int, bool]:
@@ -201,7 +206,7 @@ class Dispatcher:
 
     def _deliver(self, event: Event) -> None:
         for name, handler in _handlers_for(event.type):
-            with self.database.transaction() as session:
+            with self.database.transaction(write=True) as session:
                 marker = session.get(EventHandled, (event.organization_id, event.id, name))
                 if marker is not None:
                     continue
@@ -211,7 +216,7 @@ class Dispatcher:
                         organization_id=event.organization_id, event_id=event.id, handler=name
                     )
                 )
-        with self.database.transaction() as session:
+        with self.database.transaction(write=True) as session:
             for sink in list(SINKS.values()):
                 sink(session, event)
             session.execute(
@@ -242,22 +247,27 @@ class Dispatcher:
             )
 
 
-class DispatchLoop:
-    """Runs the dispatcher in a thread: on every wake-up and every poll interval."""
+class PollingLoop:
+    """Runs ``work`` in a thread on every wake-up and at least every ``poll_seconds``
+    (the dispatcher, the webhook sender). ``after`` runs after each round."""
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        name: str,
+        work: Callable[[], object],
         *,
         poll_seconds: float = 0.25,
         after: Callable[[], None] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
-        self.dispatcher = dispatcher
+        self.name = name
+        self.work = work
         self.poll_seconds = poll_seconds
-        self.after = after  # e.g. send due webhook deliveries
+        self.after = after
+        self.on_stop = on_stop
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="kith-dispatcher")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
 
     def start(self) -> None:
         self._thread.start()
@@ -265,22 +275,24 @@ class DispatchLoop:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
-        try:
-            self.dispatcher.release()
-        except Exception:  # the lease expires on its own
-            log.warning("dispatcher_release_failed")
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self.on_stop is not None:
+            try:
+                self.on_stop()
+            except Exception:  # e.g. a lease that expires on its own
+                log.warning("loop_stop_hook_failed", loop=self.name)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
             try:
-                self.dispatcher.dispatch_pending()
+                self.work()
                 if self.after is not None:
                     self.after()
             except Exception:  # keep the loop alive; the next round retries
-                log.exception("dispatcher_round_failed")
+                log.exception("loop_round_failed", loop=self.name)

@@ -11,13 +11,14 @@ so the client may retry.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Integer, LargeBinary, String, delete, select
+from sqlalchemy import Integer, String, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kith.auth.tokens import client_identity
 from kith.db.base import Base
 from kith.db.engine import Database
-from kith.db.types import JSONType, UTCDateTime, utcnow
+from kith.db.types import Encrypted, JSONType, UTCDateTime, utcnow
 from kith.http.errors import envelope
 from kith.http.middleware import client_ip, header
 from kith.settings import Settings
@@ -44,7 +45,8 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[list[list[str]] | None] = mapped_column(JSONType)
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Encrypted: a replayed answer may hold a secret shown once (API key, webhook secret).
+    response_body: Mapped[str | None] = mapped_column(Encrypted())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -104,13 +106,13 @@ class IdempotencyStore:
             return _Outcome("proceed")
 
     def complete(self, scope_hash: str, status: int, headers: list[list[str]], body: bytes) -> None:
-        with self.get_database().transaction() as session:
+        with self.get_database().transaction(write=True) as session:
             record = session.get(IdempotencyRecord, scope_hash)
             if record is not None:
                 record.state = COMPLETED
                 record.status_code = status
                 record.response_headers = headers
-                record.response_body = body
+                record.response_body = base64.b64encode(body).decode()
 
     def release(self, scope_hash: str) -> None:
         with self.get_database().transaction() as session:
@@ -251,7 +253,7 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 async def _replay(record: IdempotencyRecord, send: Send) -> None:
-    body = record.response_body or b""
+    body = base64.b64decode(record.response_body or "")
     headers: list[Any] = [
         (k.encode("latin-1"), v.encode("latin-1")) for k, v in (record.response_headers or [])
     ]

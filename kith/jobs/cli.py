@@ -165,7 +165,7 @@ def _change(job_id: uuid.UUID, action: Callable[..., Job]) -> None:
     JobQueue(settings, database).install()  # so a retry wakes a worker
     job = _load(database, job_id)
     try:
-        with database.transaction() as session:
+        with database.transaction(write=True) as session:
             principal = Principal.system(job.organization_id)
             changed = action(session, principal, job_id)
             state = changed.state

@@ -74,15 +74,22 @@ class JobContext:
 
     @contextmanager
     def step(
-        self, cursor: dict[str, Any], *, done: int | None = None, message: str | None = None
+        self,
+        cursor: dict[str, Any],
+        *,
+        done: int | None = None,
+        total: int | None = None,
+        message: str | None = None,
     ) -> Iterator[Session]:
         """A transaction for one unit of work: what the block writes commits together
         with ``cursor`` (and progress), so a retried job resumes after it exactly once."""
-        with self.database.transaction() as session:
+        with self.database.transaction(write=True) as session:
             yield session
             values: dict[str, Any] = {"cursor": cursor, "updated_at": utcnow()}
             if done is not None:
                 values["progress_done"] = done
+            if total is not None:
+                values["progress_total"] = total
             if message is not None:
                 values["progress_message"] = message[:500]
             self._update(session, values)

@@ -105,7 +105,7 @@ class JobQueue:
     def claim(self, job_id: uuid.UUID, worker_id: str) -> Job | None:
         """Atomically take a due, queued job; None when someone else has it."""
         now = utcnow()
-        with self.database.transaction() as session:
+        with self.database.transaction(write=True) as session:
             job = session.execute(select(Job).where(Job.id == job_id)).scalar_one_or_none()
             if job is None:
                 return None
@@ -267,12 +267,12 @@ class JobQueue:
             check_worker_health=True,
         )
 
-    def embedded(self, *, workers: int = 2) -> EmbeddedConsumer:
+    def embedded(self, *, workers: int = 2, periodic: bool = True) -> EmbeddedConsumer:
         return EmbeddedConsumer(
             self.huey,
             workers=workers,
             worker_type="thread",
-            periodic=True,
+            periodic=periodic,
             initial_delay=0.05,
             max_delay=1.0,
             backoff=1.5,
@@ -316,7 +316,7 @@ def reap(database: Database) -> dict[str, int]:
     """Re-queue jobs whose worker died (lease expired) and re-wake overdue jobs."""
     now = utcnow()
     requeued = failed = 0
-    with database.transaction() as session:
+    with database.transaction(write=True) as session:
         expired = (
             session.execute(
                 select(Job).where(Job.state == JobState.RUNNING, Job.lease_expires_at < now)

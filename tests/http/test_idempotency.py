@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from kith.auth.roles import Role
 from kith.auth.tokens import client_identity
@@ -153,7 +154,7 @@ def test_an_expired_record_is_taken_over(
                 state=COMPLETED,
                 status_code=201,
                 response_headers=[["content-type", "application/json"]],
-                response_body=b'{"stale": true}',
+                response_body=base64.b64encode(b'{"stale": true}').decode(),
                 created_at=past,
                 locked_at=past,
                 expires_at=past + timedelta(seconds=settings.idempotency_ttl_seconds),
@@ -340,3 +341,21 @@ def test_purge_removes_only_expired_records(
         left = session.execute(select(IdempotencyRecord.scope_hash)).scalars().all()
     assert left == [_scope_of(settings, tenant.admin, "fresh")]
     assert _post(client, tenant.admin, "fresh").headers["idempotent-replayed"] == "true"
+
+
+def test_a_secret_shown_once_is_not_stored_in_plaintext_for_replay(
+    client: TestClient, tenant: Tenant, db: TransactionalDatabase
+) -> None:
+    headers = {**tenant.admin.headers, "Idempotency-Key": "key-for-a-key"}
+    body = {"name": "ci", "role": "VIEWER"}
+    first = client.post("/api/v1/api-keys", json=body, headers=headers)
+    assert first.status_code == 201
+    secret = first.json()["key"]
+    replay = client.post("/api/v1/api-keys", json=body, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["key"] == secret
+    with db.transaction() as session:
+        raw = session.execute(text("SELECT response_body FROM idempotency_keys")).scalars().all()
+    assert raw
+    assert all(secret not in value for value in raw)
+    assert all(base64.b64encode(secret.encode()).decode()[:20] not in value for value in raw)

@@ -68,7 +68,8 @@ def steps(ctx: JobContext) -> dict[str, Any]:
     start = int((ctx.cursor or {}).get("next", 0))
     for i in range(start, total):
         time.sleep(float(ctx.payload.get("delay", 0.1)))
-        with ctx.step({"next": i + 1}, done=i + 1, message=f"step {i + 1}/{total}") as session:
+        progress = {"done": i + 1, "total": total, "message": f"step {i + 1}/{total}"}
+        with ctx.step({"next": i + 1}, **progress) as session:  # type: ignore[arg-type]
             session.add(StepEffect(job_id=ctx.job_id, step=i, worker=ctx.worker_id))
     return {"steps": total, "resumedAt": start}
 

@@ -21,7 +21,8 @@ from kith.jobs.models import Job, JobState
 from kith.jobs.queue import JobQueue, reap
 from kith.runtime import Runtime
 from kith.settings import Settings
-from tests.jobs.conftest import finished, job_state, wait_for
+from tests.assertions import wait_for
+from tests.jobs.conftest import finished, job_state
 from tests.jobs.sample_jobs import effects
 
 ORG = uuid.uuid4()
@@ -185,6 +186,7 @@ def test_kill_9_mid_job_the_job_is_retried_and_completes_once(
 
     runtime_factory(workers=1)
     # Once the dead worker's lease expires, the reaper hands the job back.
+    assert reap(live_database)["requeued"] == 0  # not before the lease has expired
     wait_for(lambda: reap(live_database)["requeued"] == 1, timeout=10, interval=0.25)
     job = wait_for(finished(live_database, job_id), timeout=30)
     assert job.state is JobState.SUCCEEDED

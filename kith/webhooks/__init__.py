@@ -1,0 +1,1 @@
+"""Webhook subscriptions, signed deliveries with retries and a dead-letter state."""
