@@ -62,11 +62,26 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run jobs, schedules and event delivery in this process (default), or "
+            "leave them to separate `kith worker` processes",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the API (and, from the jobs issue on, the embedded worker)."""
+    """Serve the API, with an embedded worker unless --no-worker."""
     import uvicorn
 
     settings = _settings()
+    # The app factory reads settings from the environment in each server process.
+    os.environ["KITH_EMBEDDED_WORKER"] = "true" if worker and settings.embedded_worker else "false"
+    if worker and workers > 1:
+        console.print(
+            "note: each of the server processes runs its own worker threads; for a scaled "
+            "deployment use --no-worker and separate `kith worker` processes"
+        )
     uvicorn.run(
         "kith.app:create_app_from_env",
         factory=True,

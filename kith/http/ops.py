@@ -37,7 +37,18 @@ def check_redis(request: Request) -> None:
         client.close()
 
 
-DEFAULT_CHECKS: dict[str, ReadinessCheck] = {"database": check_database, "redis": check_redis}
+def check_queue(request: Request) -> None:
+    """The job queue's storage answers (Redis is checked above; here the SQLite file)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None and not request.app.state.settings.redis_url:
+        runtime.queue.huey.pending_count()
+
+
+DEFAULT_CHECKS: dict[str, ReadinessCheck] = {
+    "database": check_database,
+    "redis": check_redis,
+    "queue": check_queue,
+}
 
 
 @router.get("/health")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import select
 
 from kith.db.engine import Database
@@ -73,18 +73,30 @@ def list_jobs(
         if state:
             stmt = stmt.where(Job.state == state)
         jobs = session.execute(stmt).scalars().all()
-    table = Table("id", "type", "state", "progress", "attempts", "created", "error")
+    wide = console.width >= 120  # narrow terminals get the essentials only
+    columns = [
+        Column("id", no_wrap=True, min_width=36),  # ids must stay copyable
+        Column("type", no_wrap=True),
+        Column("state", no_wrap=True),
+        Column("progress", no_wrap=True),
+    ]
+    if wide:
+        columns += [
+            Column("tries", no_wrap=True),
+            Column("created", no_wrap=True),
+            Column("error", overflow="ellipsis"),
+        ]
+    table = Table(*columns)
     for job in jobs:
         total = f"/{job.progress_total}" if job.progress_total else ""
-        table.add_row(
-            str(job.id),
-            job.type,
-            job.state.value,
-            f"{job.progress_done}{total}",
-            f"{job.attempts}/{job.max_attempts}",
-            job.created_at.isoformat(timespec="seconds"),
-            (job.error or "")[:60],
-        )
+        row = [str(job.id), job.type, job.state.value, f"{job.progress_done}{total}"]
+        if wide:
+            row += [
+                f"{job.attempts}/{job.max_attempts}",
+                job.created_at.isoformat(timespec="seconds"),
+                (job.error or "")[:80],
+            ]
+        table.add_row(*row)
     console.print(table)
 
 
