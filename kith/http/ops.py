@@ -14,20 +14,24 @@ from kith.errors import ServiceUnavailable
 
 router = APIRouter(tags=["operations"])
 
-# Extra readiness checks registered by other parts (the job queue adds its own).
-ReadinessCheck = Callable[[Request], None]
+# A check raises when its dependency is down; it may return a status other than "ok"
+# (e.g. "not configured") that does not make the process unready.
+ReadinessCheck = Callable[[Request], str | None]
+NOT_CONFIGURED = "not configured"
+_FINE = {"ok", NOT_CONFIGURED}
 
 
-def check_database(request: Request) -> None:
+def check_database(request: Request) -> str | None:
     database: Database = request.app.state.database
     with database.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+    return None
 
 
-def check_redis(request: Request) -> None:
+def check_redis(request: Request) -> str | None:
     url = request.app.state.settings.redis_url
     if not url:
-        return
+        return NOT_CONFIGURED
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
@@ -35,13 +39,16 @@ def check_redis(request: Request) -> None:
         client.ping()
     finally:
         client.close()
+    return None
 
 
-def check_queue(request: Request) -> None:
-    """The job queue's storage answers (Redis is checked above; here the SQLite file)."""
+def check_queue(request: Request) -> str | None:
+    """The job queue of this process's worker answers (none with ``--no-worker``)."""
     runtime = getattr(request.app.state, "runtime", None)
-    if runtime is not None and not request.app.state.settings.redis_url:
-        runtime.queue.huey.pending_count()
+    if runtime is None:
+        return NOT_CONFIGURED
+    runtime.queue.huey.pending_count()
+    return None
 
 
 DEFAULT_CHECKS: dict[str, ReadinessCheck] = {
@@ -64,11 +71,11 @@ async def ready(request: Request) -> dict[str, object]:
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:
-            await anyio.to_thread.run_sync(check, request)
-            results[name] = "ok"
+            status: str | None = await anyio.to_thread.run_sync(check, request)
+            results[name] = status or "ok"
         except Exception as exc:  # any failure makes us unready
             results[name] = f"error: {type(exc).__name__}"
-    if any(v != "ok" for v in results.values()):
+    if any(v not in _FINE for v in results.values()):
         raise ServiceUnavailable("Not ready.", details=results, retry_after=5)
     return {"status": "ready", "checks": results}
 
