@@ -14,6 +14,8 @@ from kith.audit.router import router as audit_router
 from kith.auth.router import auth_router, keys_router, teams_router, users_router
 from kith.auth.service import AuthContext
 from kith.auth.tokens import Passwords
+from kith.companies.router import router as companies_router
+from kith.contacts.router import router as contacts_router
 from kith.db.engine import Database
 from kith.http.errors import install_error_handlers
 from kith.http.idempotency import IdempotencyMiddleware
@@ -109,6 +111,8 @@ def create_app(
         teams_router,
         keys_router,
         audit_router,
+        contacts_router,
+        companies_router,
         jobs_router,
         webhooks_router,
     )

@@ -5,6 +5,7 @@ parameter with no entry, so no route escapes the check."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -61,6 +62,48 @@ def _webhook_delivery(client: TestClient, tenant: Tenant) -> str:
     return str(response.json()["id"])
 
 
+def _contact(client: TestClient, tenant: Tenant) -> str:
+    response = client.post(
+        "/api/v1/contacts",
+        json={"firstName": "Iso", "email": f"iso-{uuid.uuid4().hex[:8]}@acme.example"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _company(client: TestClient, tenant: Tenant) -> str:
+    response = client.post(
+        "/api/v1/companies",
+        json={"name": f"Iso {uuid.uuid4().hex[:6]}"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _merge(client: TestClient, tenant: Tenant) -> str:
+    a, b = _contact(client, tenant), _contact(client, tenant)
+    response = client.post(
+        "/api/v1/contacts/merge",
+        json={"primaryId": a, "duplicateIds": [b]},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
+
+
+def _custom_field(client: TestClient, tenant: Tenant) -> str:
+    key = f"iso_{uuid.uuid4().hex[:8]}"
+    response = client.post(
+        "/api/v1/contacts/custom-fields",
+        json={"key": key, "label": "Iso", "type": "TEXT"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return key
+
+
 # path parameter name → factory returning the id of a fresh record in ``tenant``
 RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "user_id": _user,
@@ -69,6 +112,10 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "webhook_id": _webhook,
     "delivery_id": _webhook_delivery,
     "job_id": _job,
+    "contact_id": _contact,
+    "company_id": _company,
+    "merge_id": _merge,
+    "field_key": _custom_field,
 }
 
 # GET routes that show a record of each kind to its own organization, used to prove
@@ -78,4 +125,7 @@ READ_BACK: dict[str, str] = {
     "team_id": "/api/v1/teams/{id}",
     "webhook_id": "/api/v1/webhooks/{id}",
     "job_id": "/api/v1/jobs/{id}",
+    "contact_id": "/api/v1/contacts/{id}",
+    "company_id": "/api/v1/companies/{id}",
+    "merge_id": "/api/v1/contacts/merges/{id}",
 }

@@ -490,3 +490,11 @@ def _user_of(session: Session, principal: Principal) -> User:
     if user is None:
         raise Unauthorized()
     return user
+
+
+def organization_of(session: Session, principal: Principal) -> Organization:
+    """The caller's organization (e.g. its default phone region)."""
+    organization = session.get(Organization, principal.organization_id)
+    if organization is None:
+        raise Unauthorized()
+    return organization

@@ -1,0 +1,1 @@
+"""Companies: organizations contacts work at, auto-linked by email domain."""

@@ -1,0 +1,1 @@
+"""Contacts: people, their details, duplicates, merges, search and timeline."""

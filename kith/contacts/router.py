@@ -1,0 +1,343 @@
+"""HTTP routes of contacts (ARCHITECTURE.md §3). Static paths come before
+``/contacts/{contact_id}``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from sqlalchemy import delete, func, select
+
+from kith import search
+from kith.audit import service as audit
+from kith.auth.dependencies import CurrentPrincipal
+from kith.auth.roles import Permission
+from kith.auth.service import organization_of
+from kith.contacts import filters as contact_filters
+from kith.contacts import merge, search_index, service
+from kith.contacts.custom_fields import validate_definition
+from kith.contacts.filters import ContactFilters
+from kith.contacts.models import Contact, ContactMerge, CustomFieldDefinitionRow
+from kith.contacts.normalize import NormalizationError, to_validation_error
+from kith.contacts.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    CustomFieldIn,
+    CustomFieldOut,
+    MergeIn,
+    MergeOut,
+    SearchHit,
+    TimelineItem,
+)
+from kith.contacts.timeline import count as timeline_count
+from kith.contacts.timeline import timeline
+from kith.db.session import DbSession
+from kith.errors import Conflict, NotFound
+from kith.http.etag import VersionedRoute
+from kith.http.pagination import ListParams, Page, PageInfo, list_params, paginate
+
+router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=VersionedRoute)
+Params = Depends(list_params)
+Filters = Depends(contact_filters.contact_filters)
+
+
+def _region(session: DbSession, principal: CurrentPrincipal) -> str:
+    return organization_of(session, principal).default_region
+
+
+def _page(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    params: ListParams,
+    filters: ContactFilters,
+    *,
+    deleted: bool = False,
+    with_highlights: bool = False,
+) -> Page[SearchHit]:
+    definitions = service.field_definitions(session, principal.organization_id)
+    stmt = contact_filters.apply(
+        session, service.visible(principal, deleted=deleted), filters, definitions
+    )
+    sorts = dict(contact_filters.SORTS)
+    default = contact_filters.DEFAULT_SORT
+    if filters.search:
+        matches = search.search(
+            session,
+            organization_id=principal.organization_id,
+            kind=search_index.KIND,
+            query=filters.search,
+        ).subquery()
+        stmt = stmt.join(matches, matches.c.record_id == Contact.id)
+        sorts["relevance"] = matches.c.rank
+        default = ["relevance"]
+    page = paginate(
+        session,
+        stmt,
+        params,
+        sort_fields=sorts,
+        default_sort=default,
+        id_column=Contact.id,
+        to_item=lambda c: c,
+    )
+    details = service.details_of(session, page.data)
+    marks = {}
+    if with_highlights and filters.search and details:
+        marks = search.highlights(
+            session,
+            organization_id=principal.organization_id,
+            kind=search_index.KIND,
+            query=filters.search,
+            record_ids=[d.contact.id for d in details],
+        )
+    hits = [
+        SearchHit(**service.to_out(d).model_dump(), highlights=marks.get(d.contact.id, {}))
+        for d in details
+    ]
+    return Page[SearchHit](data=hits, pagination=page.pagination, total_count=page.total_count)
+
+
+@router.get("", response_model=Page[ContactOut])
+def list_contacts(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: ListParams = Params,
+    filters: ContactFilters = Filters,
+) -> Page[SearchHit]:
+    """Contacts the caller may see, filtered (``status``, ``tag``, ``ownerId``,
+    ``companyId``, ``leadScoreMin``/``Max``, ``createdAfter``/``Before``,
+    ``updatedAfter``/``Before``, ``cf.<key>``, ``search``) and sorted (``name``,
+    ``createdAt``, ``updatedAt``, ``leadScore``, ``lastContactDate``)."""
+    return _page(session, principal, params, filters)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContactOut,
+    responses={200: {"model": ContactOut, "description": "merged into an existing contact"}},
+)
+def create_contact(
+    data: ContactIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    response: Response,
+    on_duplicate: Literal["reject", "merge", "create"] = Query("reject", alias="onDuplicate"),
+) -> ContactOut:
+    """Create a contact. An email or phone that a contact already has is a 409
+    ``DUPLICATE_CONTACT`` (``details.existingId`` when you may see it), unless
+    ``onDuplicate=merge`` (added to that contact, 200) or ``create``."""
+    details, created = service.create_contact(
+        session, principal, data, region=_region(session, principal), on_duplicate=on_duplicate
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return service.to_out(details)
+
+
+@router.get("/search", response_model=Page[SearchHit])
+def search_contacts(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    q: str = Query(min_length=1, max_length=200, description="Words; each is prefix-matched"),
+    params: ListParams = Params,
+    filters: ContactFilters = Filters,
+) -> Page[SearchHit]:
+    """Full-text search with ranking and ``<mark>`` highlights, plus every list filter."""
+    filters.search = q
+    return _page(session, principal, params, filters, with_highlights=True)
+
+
+@router.get("/deleted", response_model=Page[ContactOut])
+def list_deleted(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: ListParams = Params,
+    filters: ContactFilters = Filters,
+) -> Page[SearchHit]:
+    """Deleted contacts that can still be restored (30 days)."""
+    return _page(session, principal, params, filters, deleted=True)
+
+
+@router.get("/custom-fields", response_model=list[CustomFieldOut])
+def list_custom_fields(principal: CurrentPrincipal, session: DbSession) -> list[CustomFieldOut]:
+    return [
+        CustomFieldOut(
+            key=d.key,
+            label=d.label,
+            type=d.type.value,
+            options=list(d.options),
+            required=d.required,
+            sensitive=d.sensitive,
+        )
+        for d in service.field_definitions(session, principal.organization_id)
+    ]
+
+
+@router.post("/custom-fields", status_code=status.HTTP_201_CREATED, response_model=CustomFieldOut)
+def create_custom_field(
+    data: CustomFieldIn, principal: CurrentPrincipal, session: DbSession
+) -> CustomFieldOut:
+    """Define a custom field for every contact of the organization (ADMIN)."""
+    principal.require(Permission.MANAGE_SETTINGS)
+    try:
+        definition = validate_definition(
+            data.key,
+            data.label,
+            data.type,
+            data.options,
+            required=data.required,
+            sensitive=data.sensitive,
+        )
+    except NormalizationError as exc:
+        raise to_validation_error([exc]) from exc
+    if session.get(CustomFieldDefinitionRow, (principal.organization_id, data.key)):
+        raise Conflict(f"A custom field {data.key!r} already exists.")
+    count = session.execute(
+        select(func.count())
+        .select_from(CustomFieldDefinitionRow)
+        .where(CustomFieldDefinitionRow.organization_id == principal.organization_id)
+    ).scalar_one()
+    session.add(
+        CustomFieldDefinitionRow(
+            organization_id=principal.organization_id,
+            key=definition.key,
+            label=definition.label,
+            type=definition.type.value,
+            options=list(definition.options),
+            required=definition.required,
+            sensitive=definition.sensitive,
+            position=int(count),
+        )
+    )
+    audit.record(
+        session,
+        principal,
+        action="custom_field.created",
+        entity_type="custom_field",
+        entity_id=data.key,
+        after=data.model_dump(),
+    )
+    return CustomFieldOut(
+        key=definition.key,
+        label=definition.label,
+        type=definition.type.value,
+        options=list(definition.options),
+        required=definition.required,
+        sensitive=definition.sensitive,
+    )
+
+
+@router.delete("/custom-fields/{field_key}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_custom_field(
+    field_key: str, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    """Remove a definition (values stay on contacts until they are next saved)."""
+    principal.require(Permission.MANAGE_SETTINGS)
+    row = session.get(CustomFieldDefinitionRow, (principal.organization_id, field_key))
+    if row is None:
+        raise NotFound("Custom field not found.")
+    session.execute(
+        delete(CustomFieldDefinitionRow).where(
+            CustomFieldDefinitionRow.organization_id == principal.organization_id,
+            CustomFieldDefinitionRow.key == field_key,
+        )
+    )
+    audit.record(
+        session,
+        principal,
+        action="custom_field.deleted",
+        entity_type="custom_field",
+        entity_id=field_key,
+        before={"label": row.label, "type": row.type},
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _merge_out(session: DbSession, principal: CurrentPrincipal, record: ContactMerge) -> MergeOut:
+    details = service.get_details(session, principal, record.primary_id)
+    return MergeOut(
+        id=record.id,
+        primary_id=record.primary_id,
+        duplicate_ids=[uuid.UUID(i) for i in record.duplicate_ids],
+        contact=service.to_out(details),
+        moved={name: len(rows) for name, rows in (record.moved or {}).items()},
+        created_at=record.created_at,
+        undone_at=record.undone_at,
+    )
+
+
+@router.post("/merge", response_model=MergeOut)
+def merge_contacts(data: MergeIn, principal: CurrentPrincipal, session: DbSession) -> MergeOut:
+    """Merge duplicates into the primary: emails, phones, tags and custom fields are
+    united, empty fields filled (``fieldChoices`` picks a value explicitly), every
+    linked record moved. Undo with ``POST /contacts/merges/{id}/undo``."""
+    record, _ = merge.merge_contacts(session, principal, data)
+    return _merge_out(session, principal, record)
+
+
+@router.get("/merges/{merge_id}", response_model=MergeOut)
+def get_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> MergeOut:
+    return _merge_out(session, principal, merge.get_merge(session, principal, merge_id))
+
+
+@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
+def undo_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> MergeOut:
+    """Put every merged contact and moved record back exactly as before the merge."""
+    return _merge_out(session, principal, merge.undo_merge(session, principal, merge_id))
+
+
+@router.get("/{contact_id}", response_model=ContactOut)
+def get_contact(
+    contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> ContactOut:
+    return service.to_out(service.get_details(session, principal, contact_id))
+
+
+@router.patch("/{contact_id}", response_model=ContactOut)
+def update_contact(
+    contact_id: uuid.UUID, data: ContactPatch, principal: CurrentPrincipal, session: DbSession
+) -> ContactOut:
+    """Change the fields sent (send ``If-Match`` to refuse overwriting a newer version)."""
+    details = service.update_contact(
+        session, principal, contact_id, data, region=_region(session, principal)
+    )
+    return service.to_out(details)
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_contact(
+    contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    """Move to the trash: restorable for 30 days (``POST /contacts/{id}/restore``)."""
+    service.delete_contact(session, principal, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{contact_id}/restore", response_model=ContactOut)
+def restore_contact(
+    contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> ContactOut:
+    return service.to_out(service.restore_contact(session, principal, contact_id))
+
+
+@router.get("/{contact_id}/timeline", response_model=Page[TimelineItem])
+def contact_timeline(
+    contact_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    limit: int = Query(20, ge=1, le=100),
+    before: datetime | None = Query(None, description="Items strictly older than this"),
+) -> Page[TimelineItem]:
+    """Everything that happened to the contact, newest first: field and status
+    changes, merges (and, as they arrive, interactions, deals and notes)."""
+    details = service.get_details(session, principal, contact_id)
+    items, has_more = timeline(session, principal, [details.contact.id], before=before, limit=limit)
+    next_cursor = items[-1].occurred_at.isoformat() if has_more and items else None
+    return Page[TimelineItem](
+        data=[TimelineItem(**item.__dict__) for item in items],
+        pagination=PageInfo(page=1, limit=limit, has_next=has_more, next_cursor=next_cursor),
+        total_count=timeline_count(session, principal, [details.contact.id]),
+    )

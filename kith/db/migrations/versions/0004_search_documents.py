@@ -1,0 +1,191 @@
+"""search documents and their full-text index
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23 12:00:00
+
+Written by hand: the index differs per backend (see kith/search/models.py).
+
+- SQLite: an FTS5 table over a view of ``search_documents`` (external content, so the
+  text is stored once), with a prefix index for 2- and 3-character prefixes and
+  ``unicode61 remove_diacritics 2`` ("José" is found by "jose"); triggers keep it in
+  sync inside the writing transaction. The view adds the ``scope`` column, one token
+  per organization and kind ("s" + organization hex + kind), so a search is limited
+  to one tenant by the index itself. ``INSERT INTO search_documents_fts
+  (search_documents_fts) VALUES ('rebuild')`` rebuilds the index from the table.
+  A batch (copy-and-move) migration of ``search_documents`` drops the triggers: such
+  a migration must create them again.
+- PostgreSQL: a STORED generated ``tsvector`` with the weights A (title, emails), B
+  (subtitle), C (tags), D (body), under the ``simple`` configuration (names are not
+  English words: no stemming, no stop words) after ``unaccent``, through an IMMUTABLE
+  wrapper ``kith_unaccent`` (``unaccent()`` itself is only STABLE, which a generated
+  column refuses; a function rather than a text search configuration because backups
+  are restored into a cleared public schema, which drops functions but not
+  configurations). ASCII punctuation is turned into spaces first, so PostgreSQL's
+  parser yields the same words as FTS5 and the query parser (no email/host/URL
+  tokens: "ada.lovelace@acme.example" is ada, lovelace, acme, example). A lexeme
+  "#<organization hex><kind>" plays the scope token's part; user input can never
+  produce a lexeme starting with "#". One GIN index on the column, never an
+  expression index.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import kith.db.types
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SQLITE_UP = [
+    """
+    CREATE VIEW search_documents_fts_source AS
+    SELECT doc_id, 's' || organization_id || kind AS scope,
+           title, emails, subtitle, tags, body
+    FROM search_documents
+    """,
+    """
+    CREATE VIRTUAL TABLE search_documents_fts USING fts5(
+        scope, title, emails, subtitle, tags, body,
+        content='search_documents_fts_source', content_rowid='doc_id',
+        prefix='2 3', tokenize='unicode61 remove_diacritics 2'
+    )
+    """,
+    """
+    CREATE TRIGGER search_documents_fts_insert AFTER INSERT ON search_documents BEGIN
+        INSERT INTO search_documents_fts (rowid, scope, title, emails, subtitle, tags, body)
+        VALUES (new.doc_id, 's' || new.organization_id || new.kind,
+                new.title, new.emails, new.subtitle, new.tags, new.body);
+    END
+    """,
+    """
+    CREATE TRIGGER search_documents_fts_delete AFTER DELETE ON search_documents BEGIN
+        INSERT INTO search_documents_fts
+            (search_documents_fts, rowid, scope, title, emails, subtitle, tags, body)
+        VALUES ('delete', old.doc_id, 's' || old.organization_id || old.kind,
+                old.title, old.emails, old.subtitle, old.tags, old.body);
+    END
+    """,
+    """
+    CREATE TRIGGER search_documents_fts_update
+    AFTER UPDATE OF organization_id, kind, doc_id, title, emails, subtitle, tags, body
+    ON search_documents BEGIN
+        INSERT INTO search_documents_fts
+            (search_documents_fts, rowid, scope, title, emails, subtitle, tags, body)
+        VALUES ('delete', old.doc_id, 's' || old.organization_id || old.kind,
+                old.title, old.emails, old.subtitle, old.tags, old.body);
+        INSERT INTO search_documents_fts (rowid, scope, title, emails, subtitle, tags, body)
+        VALUES (new.doc_id, 's' || new.organization_id || new.kind,
+                new.title, new.emails, new.subtitle, new.tags, new.body);
+    END
+    """,
+]
+
+SQLITE_DOWN = [
+    "DROP TRIGGER IF EXISTS search_documents_fts_update",
+    "DROP TRIGGER IF EXISTS search_documents_fts_delete",
+    "DROP TRIGGER IF EXISTS search_documents_fts_insert",
+    "DROP TABLE IF EXISTS search_documents_fts",
+    "DROP VIEW IF EXISTS search_documents_fts_source",
+]
+
+# The 32 ASCII punctuation characters, each mapped to a space by translate().
+_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+
+def _pg_field(column: str, weight: str) -> str:
+    source = _PUNCTUATION.replace("'", "''")
+    spaces = " " * len(_PUNCTUATION)
+    return (
+        f"setweight(to_tsvector('simple'::regconfig, "
+        f"kith_unaccent(translate({column}, '{source}', '{spaces}'))), '{weight}')"
+    )
+
+
+_PG_VECTOR = " || ".join(
+    [
+        _pg_field("title", "A"),
+        _pg_field("emails", "A"),
+        _pg_field("subtitle", "B"),
+        _pg_field("tags", "C"),
+        _pg_field("body", "D"),
+        "('#' || replace(organization_id::text, '-', '') || kind)::tsvector",
+    ]
+)
+
+
+def _postgres_up(unaccent_schema: str) -> list[str]:
+    return [
+        f"""
+        CREATE FUNCTION kith_unaccent(text) RETURNS text
+            LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+            RETURN "{unaccent_schema}".unaccent('"{unaccent_schema}".unaccent'::regdictionary, $1)
+        """,
+        f"""
+        ALTER TABLE search_documents ADD COLUMN search_vector tsvector
+            GENERATED ALWAYS AS ({_PG_VECTOR}) STORED
+        """,
+        "CREATE INDEX search_documents_fts_gin ON search_documents USING gin (search_vector)",
+    ]
+
+
+# The unaccent extension stays: it is shared, and other objects may use it.
+POSTGRES_DOWN = [
+    "DROP INDEX IF EXISTS search_documents_fts_gin",
+    "ALTER TABLE search_documents DROP COLUMN IF EXISTS search_vector",
+    "DROP FUNCTION IF EXISTS kith_unaccent(text)",
+]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "search_documents",
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("record_id", sa.Uuid(), nullable=False),
+        sa.Column("doc_id", sa.BigInteger(), sa.Identity(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("emails", sa.Text(), nullable=False),
+        sa.Column("subtitle", sa.Text(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("updated_at", kith.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organization_id"],
+            ["organizations.id"],
+            name=op.f("fk_search_documents_organization_id_organizations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "organization_id", "kind", "record_id", name=op.f("pk_search_documents")
+        ),
+    )
+    op.create_index(
+        "ix_search_documents_doc_id",
+        "search_documents",
+        ["doc_id", "organization_id"],
+        unique=True,
+    )
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        statements = SQLITE_UP
+    else:
+        op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+        schema = bind.exec_driver_sql(
+            "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'unaccent'"
+        ).scalar_one()
+        statements = _postgres_up(schema.strip('"'))
+    for statement in statements:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    for statement in SQLITE_DOWN if dialect == "sqlite" else POSTGRES_DOWN:
+        op.execute(statement)
+    op.drop_index("ix_search_documents_doc_id", table_name="search_documents")
+    op.drop_table("search_documents")

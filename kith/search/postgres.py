@@ -1,0 +1,80 @@
+"""PostgreSQL backend: the stored ``search_vector`` column and its GIN index
+(migration 0004).
+
+Ranking is ``ts_rank_cd`` (cover density) with the weights D 0.1, C 0.2, B 0.4, A 1.0
+(body, tags, subtitle, title and emails), negated so that, as on SQLite, lower is
+better. The scope lexeme ("#" + organization hex + kind) is part of the match, so
+the GIN index itself keeps a search inside one organization and kind; it is left out
+of the ranking.
+
+Bounded candidates: a GIN index yields matches in no useful order, so with a
+``candidate_limit`` the first that many matches in physical order (for a table that
+mostly grows, roughly the oldest) are read and scored; ordering all matches by
+recency first would read every match's row, which is what the limit avoids. A
+selective query has fewer matches than the limit and is exact; for a very common term
+the best-ranked results are taken among those candidates only, and filters the
+caller adds afterwards see only those candidates.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Boolean, Float, Select, cast, func, literal, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR, insert
+from sqlalchemy.orm import Session
+
+from kith.search.models import VECTOR_COLUMN, SearchDocument
+from kith.search.query import SearchQuery, tsquery_expression
+
+TEXT_FIELDS = ("title", "emails", "subtitle", "tags", "body")
+# ts_rank_cd's weight array is in the order D, C, B, A.
+WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'::float4[]"
+
+_vector = literal_column(f"search_documents.{VECTOR_COLUMN}", TSVECTOR())
+
+
+def scope_lexeme(organization_id: uuid.UUID, kind: str) -> str:
+    """The scope lexeme of the generated column, as tsquery input."""
+    return f"'#{organization_id.hex}{kind}'"
+
+
+def upsert(session: Session, values: dict[str, Any]) -> None:
+    """Insert or replace one document; an unchanged one is left alone (no new row
+    version, no GIN update)."""
+    documents = SearchDocument.__table__
+    stmt = insert(SearchDocument).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[documents.c.organization_id, documents.c.kind, documents.c.record_id],
+        set_={name: stmt.excluded[name] for name in (*TEXT_FIELDS, "updated_at")},
+        where=or_(
+            *(documents.c[name].is_distinct_from(stmt.excluded[name]) for name in TEXT_FIELDS)
+        ),
+    )
+    session.execute(stmt)
+
+
+def matches(
+    *,
+    organization_id: uuid.UUID,
+    kind: str,
+    query: SearchQuery,
+    candidate_limit: int | None,
+) -> Select[uuid.UUID, float]:
+    terms = func.to_tsquery(
+        literal_column("'simple'::regconfig"),
+        func.kith_unaccent(literal(tsquery_expression(query))),
+        type_=TSQUERY(),
+    )
+    scope = cast(literal(scope_lexeme(organization_id, kind)), TSQUERY())
+    candidates = select(SearchDocument.record_id.label("record_id"), _vector.label("vector")).where(
+        SearchDocument.organization_id == organization_id,
+        SearchDocument.kind == kind,
+        _vector.op("@@", return_type=Boolean())(scope.op("&&", return_type=TSQUERY())(terms)),
+    )
+    if candidate_limit is not None:
+        candidates = candidates.limit(candidate_limit)
+    found = candidates.subquery("search_candidates")
+    rank = -func.ts_rank_cd(literal_column(WEIGHTS), found.c.vector, terms, type_=Float())
+    return select(found.c.record_id, rank.label("rank"))
