@@ -38,9 +38,11 @@ def apply_state(obj: Any, state: dict[str, Any]) -> None:
     for attr in mapper.column_attrs:
         if attr.key not in state:
             continue
-        column = attr.columns[0]
+        # A TypeDecorator (UTCDateTime, Encrypted…) stores its impl's type.
+        column_type = attr.columns[0].type
+        column_type = getattr(column_type, "impl", column_type)
         try:
-            python_type = column.type.python_type
+            python_type = column_type.python_type
         except NotImplementedError:
             python_type = None
         setattr(obj, attr.key, _typed(python_type, state[attr.key]))
