@@ -293,5 +293,15 @@ def _register_jobs_cli() -> None:
 _register_jobs_cli()
 
 
+def _register_contacts_cli() -> None:
+    from kith.contacts import cli as contacts_cli
+
+    contacts_cli.set_settings_loader(_settings)
+    app.add_typer(contacts_cli.contacts_app, name="contacts")
+
+
+_register_contacts_cli()
+
+
 if __name__ == "__main__":
     app()
