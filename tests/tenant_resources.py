@@ -104,6 +104,28 @@ def _custom_field(client: TestClient, tenant: Tenant) -> str:
     return key
 
 
+def _duplicate_pair(client: TestClient, tenant: Tenant) -> str:
+    tag = uuid.uuid4().hex[:6]
+    for first, email in (
+        ("William", f"william.{tag}@acme.example"),
+        ("Bill", f"bill.{tag}@home.example"),
+    ):
+        response = client.post(
+            "/api/v1/contacts",
+            json={
+                "firstName": first,
+                "lastName": f"Pairson{tag}",
+                "email": email,
+                "birthday": "1980-05-01",
+            },
+            headers=tenant.admin.headers,
+        )
+        assert response.status_code == 201, response.text
+    pairs = client.get("/api/v1/contacts/duplicates", headers=tenant.admin.headers).json()
+    assert pairs["data"], "the two contacts should make a duplicate pair"
+    return str(pairs["data"][0]["id"])
+
+
 # path parameter name → factory returning the id of a fresh record in ``tenant``
 RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "user_id": _user,
@@ -116,6 +138,7 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "company_id": _company,
     "merge_id": _merge,
     "field_key": _custom_field,
+    "pair_id": _duplicate_pair,
 }
 
 # GET routes that show a record of each kind to its own organization, used to prove

@@ -15,11 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import func, select
 
+from kith.cli.bench import bench_app
 from kith.settings import Settings, SettingsError
 
 app = typer.Typer(help="Kith, a relationship-first CRM.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(bench_app, name="bench")
 # soft_wrap: never break a login, a path or a key across lines (they get copied).
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

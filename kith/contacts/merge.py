@@ -19,6 +19,7 @@ from kith.audit import service as audit
 from kith.auth.principal import Principal
 from kith.auth.roles import Permission
 from kith.auth.scoping import check_if_match
+from kith.contacts import duplicates as fuzzy
 from kith.contacts import search_index, service
 from kith.contacts.input import CleanContact, CleanEmail, CleanPhone
 from kith.contacts.models import (
@@ -177,6 +178,7 @@ def merge_contacts(
         dup.contact.merged_into_id = contact.id
         dup.contact.bump_version()
         search_index.remove(session, dup.contact)
+        fuzzy.unindex(session, org, dup.contact.id)
     session.flush()
     definitions = service.field_definitions(session, org)
     service.apply_clean(session, principal, contact, values, definitions)

@@ -15,11 +15,17 @@ from kith.audit import service as audit
 from kith.auth.dependencies import CurrentPrincipal
 from kith.auth.roles import Permission
 from kith.auth.service import organization_of
+from kith.contacts import duplicates, merge, search_index, service, tasks
 from kith.contacts import filters as contact_filters
-from kith.contacts import merge, search_index, service
 from kith.contacts.custom_fields import validate_definition
 from kith.contacts.filters import ContactFilters
-from kith.contacts.models import Contact, ContactMerge, CustomFieldDefinitionRow
+from kith.contacts.models import (
+    Contact,
+    ContactMerge,
+    CustomFieldDefinitionRow,
+    DuplicatePair,
+    DuplicateStatus,
+)
 from kith.contacts.normalize import NormalizationError, to_validation_error
 from kith.contacts.schemas import (
     ContactIn,
@@ -27,17 +33,20 @@ from kith.contacts.schemas import (
     ContactPatch,
     CustomFieldIn,
     CustomFieldOut,
+    DuplicatePairOut,
     MergeIn,
     MergeOut,
+    ScanStarted,
     SearchHit,
     TimelineItem,
 )
 from kith.contacts.timeline import count as timeline_count
 from kith.contacts.timeline import timeline
 from kith.db.session import DbSession
-from kith.errors import Conflict, NotFound
+from kith.errors import Conflict, NotFound, ValidationFailed
 from kith.http.etag import VersionedRoute
 from kith.http.pagination import ListParams, Page, PageInfo, list_params, paginate
+from kith.jobs import service as jobs
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=VersionedRoute)
 Params = Depends(list_params)
@@ -256,6 +265,86 @@ def delete_custom_field(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _pair_out(pair: DuplicatePair) -> DuplicatePairOut:
+    return DuplicatePairOut(
+        id=pair.id,
+        contact_ids=[pair.contact_a, pair.contact_b],
+        score=pair.score,
+        reasons=list(pair.reasons),
+        status=pair.status,
+        created_at=pair.created_at,
+    )
+
+
+@router.get("/duplicates", response_model=Page[DuplicatePairOut])
+def list_duplicates(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    params: ListParams = Params,
+    status_filter: DuplicateStatus = Query(DuplicateStatus.OPEN, alias="status"),
+) -> Page[DuplicatePairOut]:
+    """The review queue, best first: pairs of contacts you may both see, with the
+    match probability and per-field reasons."""
+    stmt = duplicates.visible_pairs(principal).where(DuplicatePair.status == status_filter)
+    return paginate(
+        session,
+        stmt,
+        params,
+        sort_fields={"score": DuplicatePair.score, "createdAt": DuplicatePair.created_at},
+        default_sort=["-score"],
+        id_column=DuplicatePair.id,
+        to_item=_pair_out,
+    )
+
+
+@router.post("/duplicates/scan", status_code=status.HTTP_202_ACCEPTED, response_model=ScanStarted)
+def scan_duplicates(principal: CurrentPrincipal, session: DbSession) -> ScanStarted:
+    """Scan every contact for duplicates now (also runs nightly); follow the job."""
+    principal.require(Permission.EDIT)
+    job = jobs.enqueue(session, principal, tasks.SCAN_JOB)
+    return ScanStarted(job_id=job.id)
+
+
+@router.post("/duplicates/{pair_id}/dismiss", response_model=DuplicatePairOut)
+def dismiss_duplicate(
+    pair_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> DuplicatePairOut:
+    """Not a duplicate: the pair is never proposed again."""
+    return _pair_out(duplicates.dismiss(session, principal, pair_id))
+
+
+@router.post("/duplicates/{pair_id}/merge", response_model=MergeOut)
+def merge_duplicate(
+    pair_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    primary_id: uuid.UUID | None = Query(
+        None, alias="primaryId", description="Which of the two to keep (default: the older)"
+    ),
+) -> MergeOut:
+    """Merge a pair straight from the queue."""
+    pair = duplicates.get_pair(session, principal, pair_id)
+    if pair.status is not DuplicateStatus.OPEN:
+        raise Conflict(f"This pair is already {pair.status.value}.", code="PAIR_RESOLVED")
+    ids = [pair.contact_a, pair.contact_b]
+    if primary_id is None:
+        created = dict(
+            session.execute(
+                select(Contact.id, Contact.created_at).where(
+                    Contact.organization_id == principal.organization_id, Contact.id.in_(ids)
+                )
+            ).all()
+        )
+        primary_id = min(ids, key=lambda i: (created[i], str(i)))
+    if primary_id not in ids:
+        raise ValidationFailed.field("primaryId", "Not one of the pair.")
+    duplicate = ids[1] if primary_id == ids[0] else ids[0]
+    record, _ = merge.merge_contacts(
+        session, principal, MergeIn(primary_id=primary_id, duplicate_ids=[duplicate])
+    )
+    return _merge_out(session, principal, record)
+
+
 def _merge_out(session: DbSession, principal: CurrentPrincipal, record: ContactMerge) -> MergeOut:
     details = service.get_details(session, principal, record.primary_id)
     return MergeOut(
@@ -293,7 +382,9 @@ def undo_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSess
 def get_contact(
     contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> ContactOut:
-    return service.to_out(service.get_details(session, principal, contact_id))
+    details = service.get_details(session, principal, contact_id)
+    details.possible_duplicates = duplicates.open_pairs_for(session, principal, contact_id)
+    return service.to_out(details)
 
 
 @router.patch("/{contact_id}", response_model=ContactOut)

@@ -20,7 +20,7 @@ from kith.auth.principal import Principal
 from kith.auth.roles import Permission, Visibility
 from kith.auth.scoping import check_if_match, get_scoped, scoped
 from kith.companies import service as companies
-from kith.contacts import company_links, search_index  # noqa: F401 - registers hooks
+from kith.contacts import company_links, duplicates, search_index  # noqa: F401 - registers hooks
 from kith.contacts.custom_fields import FieldDefinition, FieldType
 from kith.contacts.input import CleanContact, CleanEmail, CleanPhone, clean
 from kith.contacts.models import (
@@ -390,7 +390,9 @@ def write_children(session: Session, contact: Contact, values: CleanContact) -> 
 
 
 def after_write(session: Session, details: ContactDetails) -> None:
+    """Keep the search document and the blocking keys in step (same transaction)."""
     search_index.reindex(session, details)
+    duplicates.index(session, details)
 
 
 def create_contact(
@@ -460,6 +462,7 @@ def create_contact(
     )
     details = details_of(session, [contact])[0]
     after_write(session, details)
+    details.possible_duplicates = duplicates.check(session, principal, details)
     audit.record(
         session,
         principal,
@@ -574,6 +577,7 @@ def _update(
             )
         )
     after_write(session, details)
+    details.possible_duplicates = duplicates.check(session, principal, details)
     entry = audit.record(
         session,
         principal,
@@ -605,6 +609,7 @@ def delete_contact(session: Session, principal: Principal, contact_id: uuid.UUID
     details.contact.deleted_by = _actor(principal)
     details.contact.bump_version()
     search_index.remove(session, details.contact)
+    duplicates.unindex(session, details.contact.organization_id, details.contact.id)
     audit.record(
         session,
         principal,

@@ -5,9 +5,9 @@ kind ("contact", "company", …) and record id. The full-text index itself is bu
 by the database from this table and is not part of the SQLAlchemy model, because it
 differs per backend (migration ``0004_search_documents``):
 
-- SQLite: an FTS5 virtual table ``search_documents_fts`` over a view
-  ``search_documents_fts_source`` (external content, ``content_rowid=doc_id``), kept in
-  sync by triggers on ``search_documents``; FTS5 adds shadow tables
+- SQLite: an FTS5 virtual table ``search_documents_fts`` over this table (external
+  content, ``content_rowid=doc_id``), kept in sync by triggers on
+  ``search_documents``; FTS5 adds shadow tables
   ``search_documents_fts_data``/``_idx``/``_docsize``/``_config``.
 - PostgreSQL: a ``STORED`` generated ``tsvector`` column ``search_vector`` and the GIN
   index ``search_documents_fts_gin`` on it.

@@ -10,6 +10,12 @@ that finds ada.lovelace@acme.example.
 
 - Every word is matched as a prefix ("joh" finds John) and all words must match
   (AND), in any field.
+- A whole email address (something@domain.tld, also while still being typed after
+  the domain's dot) is one term: its words run together ("ada.lovelace@acme.example"
+  is ``adalovelaceacmeexample``), which the index holds for every address (see
+  :func:`email_compound`). Its parts would each be common ("gmail", "com") and
+  costly to intersect; the address itself is selective. It matches addresses that
+  start with what was typed.
 - One-character words: the FTS5 prefix index holds 2- and 3-character prefixes only,
   so a one-character prefix would read every term starting with that character. When
   the query has longer words they are dropped ("j smith" is "smith"); a query of
@@ -22,13 +28,14 @@ that finds ada.lovelace@acme.example.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_QUERY_CHARS = 256
 MAX_TERMS = 8
-MAX_TERM_CHARS = 32
+MAX_TERM_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,13 @@ def is_word_char(char: str) -> bool:
 
 def fold(text: str) -> str:
     """Lower case, compatibility forms unified (full-width, ligatures), diacritics off:
-    the comparison form both backends index ("José" and "JOSE" are "jose")."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    stripped = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-    return unicodedata.normalize("NFC", stripped)
+    the comparison form both backends index ("José" and "JOSE" are "jose"). Twice,
+    as a compatibility form may be upper case (mathematical capitals) and lowering
+    may add a combining mark ("İ")."""
+    for _ in range(2):
+        decomposed = unicodedata.normalize("NFKD", text.lower())
+        text = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+    return unicodedata.normalize("NFC", text)
 
 
 def word_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -78,13 +88,24 @@ def words(text: str) -> list[str]:
     return [text[start:end] for start, end in word_spans(text)]
 
 
+# A local part, "@", and a domain with at least one dot followed by a word character.
+_ADDRESS = re.compile(r"[^@]*[^\W_][^@]*@[^@.]*[^\W_][^@]*\.[^\W_]")
+
+
+def email_compound(address: str) -> str:
+    """The words of an address run together: the one token that finds it whole."""
+    return "".join(words(address))
+
+
 def parse_query(text: str) -> SearchQuery:
     """The words of ``text`` as terms (see the module docstring); never raises."""
     found: list[str] = []
-    for word in words(fold(text[:MAX_QUERY_CHARS])):
-        word = word[:MAX_TERM_CHARS]
-        if word not in found:
-            found.append(word)
+    for chunk in fold(text[:MAX_QUERY_CHARS]).split():
+        chunk_words = [email_compound(chunk)] if _ADDRESS.match(chunk) else words(chunk)
+        for word in chunk_words:
+            word = word[:MAX_TERM_CHARS]
+            if word and word not in found:
+                found.append(word)
     longer = [word for word in found if len(word) > 1]
     if longer:
         terms = [Term(word) for word in longer]
@@ -93,15 +114,12 @@ def parse_query(text: str) -> SearchQuery:
     return SearchQuery(tuple(terms[:MAX_TERMS]))
 
 
-def fts5_expression(query: SearchQuery, scope: str, columns: tuple[str, ...]) -> str:
-    """An FTS5 MATCH expression: the scope token in the ``scope`` column AND every
-    term in ``columns``. Terms are quoted strings of word characters only."""
+def fts5_expression(query: SearchQuery) -> str:
+    """An FTS5 MATCH expression: every term, as a quoted string of word characters
+    (``*`` for prefixes), joined by AND."""
     if not query:
         raise ValueError("an empty query has no FTS5 expression")
-    if not scope.isalnum() or not scope.isascii():
-        raise ValueError("the scope token must be ASCII letters and digits")
-    terms = " AND ".join(f'"{term.text}"' + ("*" if term.prefix else "") for term in query.terms)
-    return f'scope : "{scope}" AND {{{" ".join(columns)}}} : ({terms})'
+    return " AND ".join(f'"{term.text}"' + ("*" if term.prefix else "") for term in query.terms)
 
 
 def tsquery_expression(query: SearchQuery) -> str:

@@ -11,10 +11,12 @@ records on the page shown.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Float, Select, Uuid, cast, delete, false, null, select
@@ -22,9 +24,9 @@ from sqlalchemy.orm import Session
 
 from kith.db.types import utcnow
 from kith.search import postgres, sqlite
-from kith.search.highlight import mark
+from kith.search.highlight import MARK_CLOSE, MARK_OPEN, mark
 from kith.search.models import SearchDocument
-from kith.search.query import SearchQuery, parse_query
+from kith.search.query import SearchQuery, email_compound, fold, parse_query
 
 # How many matches are ranked at most (see the backends' docstrings for the trade-off).
 DEFAULT_CANDIDATE_LIMIT = 2000
@@ -36,6 +38,21 @@ MAX_BODY_CHARS = 100_000
 _KIND = re.compile(r"[a-z][a-z0-9]{0,31}")
 # Control characters (NUL included) and unpaired surrogates; newlines and tabs stay.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """The searchable text of one record. ``title`` and ``emails`` weigh most, then
+    ``subtitle`` (company, position), ``tags``, ``body`` (notes)."""
+
+    organization_id: uuid.UUID
+    kind: str
+    record_id: uuid.UUID
+    title: str
+    emails: Sequence[str] = ()
+    subtitle: str = ""
+    tags: Sequence[str] = ()
+    body: str = ""
 
 
 def index_document(
@@ -51,21 +68,53 @@ def index_document(
     body: str = "",
 ) -> None:
     """Insert or replace the searchable text of one record, in the caller's
-    transaction. ``title`` and ``emails`` weigh most, then ``subtitle`` (company,
-    position), ``tags``, ``body`` (notes). Calling it with unchanged text is cheap."""
-    _check_kind(kind)
-    values = {
-        "organization_id": organization_id,
-        "kind": kind,
-        "record_id": record_id,
-        "title": _clean(title, MAX_FIELD_CHARS["title"]),
-        "emails": _clean(_lines(emails), MAX_FIELD_CHARS["emails"]),
-        "subtitle": _clean(subtitle, MAX_FIELD_CHARS["subtitle"]),
-        "tags": _clean(_lines(tags), MAX_FIELD_CHARS["tags"]),
-        "body": _clean(body, MAX_BODY_CHARS),
+    transaction (the index follows at once; a rollback takes it back). Calling it
+    with unchanged text is cheap: nothing is rewritten."""
+    index_documents(
+        session,
+        [
+            Document(
+                organization_id=organization_id,
+                kind=kind,
+                record_id=record_id,
+                title=title,
+                emails=_as_list(emails),
+                subtitle=subtitle,
+                tags=_as_list(tags),
+                body=body,
+            )
+        ],
+    )
+
+
+def index_documents(session: Session, documents: Iterable[Document]) -> None:
+    """:func:`index_document` for many records in one statement (executemany), for
+    bulk imports and re-indexing; a record listed twice keeps its last text."""
+    rows = {
+        (document.organization_id, document.kind, document.record_id): stored_values(document)
+        for document in documents
+    }
+    if rows:
+        _backend(session).upsert(session, list(rows.values()))
+
+
+def stored_values(document: Document) -> dict[str, Any]:
+    """The ``search_documents`` row for ``document`` as the index expects it (text
+    cleaned and capped, emails one per line with their run-together form): for bulk
+    loaders that write the table directly (COPY), which then must set ``doc_id`` on
+    SQLite (max + 1 onwards) and leave it to the identity on PostgreSQL."""
+    _check_kind(document.kind)
+    return {
+        "organization_id": document.organization_id,
+        "kind": document.kind,
+        "record_id": document.record_id,
+        "title": _clean(document.title, MAX_FIELD_CHARS["title"]),
+        "emails": _clean(_email_lines(document.emails), MAX_FIELD_CHARS["emails"]),
+        "subtitle": _clean(document.subtitle, MAX_FIELD_CHARS["subtitle"]),
+        "tags": _clean(_lines(document.tags), MAX_FIELD_CHARS["tags"]),
+        "body": _clean(document.body, MAX_BODY_CHARS),
         "updated_at": utcnow(),
     }
-    _backend(session).upsert(session, values)
 
 
 def remove_document(
@@ -137,8 +186,9 @@ def highlights(
 ) -> dict[uuid.UUID, dict[str, str]]:
     """For each record id (of the page shown), the fields with a matched word, as
     HTML: text escaped, matched words in ``<mark>…</mark>``. ``emails`` and ``tags``
-    list only the matching addresses/tags, comma-separated; a long ``body`` is a
-    snippet around the first match. Records without a match are left out."""
+    list only the matching addresses/tags, comma-separated (an address matched whole
+    is marked whole); a long ``body`` is a snippet around the first match. Records
+    without a match are left out."""
     parsed = query if isinstance(query, SearchQuery) else parse_query(query)
     ids = list(dict.fromkeys(record_ids))
     if not parsed or not ids:
@@ -164,8 +214,9 @@ def highlights(
             marked = mark(text, parsed)
             if marked is not None:
                 fields[name] = marked
-        for name, text in (("emails", emails), ("tags", tags)):
-            items = [mark(item, parsed) for item in text.split("\n")]
+        addresses = [_mark_address(line, parsed) for line in emails.split("\n")]
+        tag_items = [mark(tag, parsed) for tag in tags.split("\n")]
+        for name, items in (("emails", addresses), ("tags", tag_items)):
             matched = [item for item in items if item is not None]
             if matched:
                 fields[name] = ", ".join(matched)
@@ -175,7 +226,7 @@ def highlights(
 
 
 class _Backend(Protocol):
-    def upsert(self, session: Session, values: dict[str, Any]) -> None: ...
+    def upsert(self, session: Session, rows: list[dict[str, Any]]) -> None: ...
 
     def matches(
         self,
@@ -185,6 +236,16 @@ class _Backend(Protocol):
         query: SearchQuery,
         candidate_limit: int | None,
     ) -> Select[uuid.UUID, float]: ...
+
+
+def _mark_address(line: str, query: SearchQuery) -> str | None:
+    address, _, compound = line.partition("\t")
+    marked = mark(address, query)
+    whole = fold(compound)
+    if marked is None and whole and any(whole.startswith(term.text) for term in query.terms):
+        # Matched by a whole address typed (its words run together).
+        return f"{MARK_OPEN}{html.escape(address)}{MARK_CLOSE}"
+    return marked
 
 
 def _backend(session: Session) -> _Backend:
@@ -201,9 +262,25 @@ def _check_kind(kind: str) -> None:
         raise ValueError("kind must be 1-32 lowercase ASCII letters and digits")
 
 
+def _as_list(items: Iterable[str]) -> list[str]:
+    return [items] if isinstance(items, str) else list(items)
+
+
 def _lines(items: Iterable[str]) -> str:
-    values = [items] if isinstance(items, str) else items
-    return "\n".join(line for line in (" ".join(value.split()) for value in values) if line)
+    return "\n".join(
+        line for line in (" ".join(value.split()) for value in _as_list(items)) if line
+    )
+
+
+def _email_lines(emails: Iterable[str]) -> str:
+    """One address per line, each followed by a tab and its words run together
+    (:func:`~kith.search.query.email_compound`), which is what a whole address
+    typed in the search box is matched against."""
+    lines = []
+    for address in _lines(emails).split("\n"):
+        compound = email_compound(address)
+        lines.append(f"{address}\t{compound}" if compound and compound != address else address)
+    return "\n".join(lines)
 
 
 def _clean(text: str, limit: int) -> str:

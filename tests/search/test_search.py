@@ -7,17 +7,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from kith.auth.models import Organization
 from kith.search import (
+    Document,
     highlights,
     index_document,
+    index_documents,
     parse_query,
     remove_document,
     remove_organization,
     search,
 )
+from kith.search.models import SearchDocument
 from tests.conftest import TransactionalDatabase
 from tests.factories import Factory
 from tests.search.conftest import Index
@@ -53,6 +57,8 @@ def test_names_match_by_prefix(index: Index, people: dict[str, uuid.UUID]) -> No
     "query",
     [
         "ada.lovelace@acme.example",  # full address
+        "ADA.Lovelace@acme.exa",  # being typed
+        "<ada.lovelace@acme.example>",
         "ada.lovelace",  # local part
         "lovelace@",
         "acme.example",  # domain
@@ -68,6 +74,17 @@ def test_emails_company_tags_and_notes_are_searchable(
     index: Index, people: dict[str, uuid.UUID], query: str
 ) -> None:
     assert index.find(query) == [people["ada"]]
+
+
+def test_a_whole_address_matches_that_address_only(
+    index: Index, people: dict[str, uuid.UUID]
+) -> None:
+    # Same words as ada.lovelace@acme.example, spread over fields and addresses.
+    spread = index.add("Ada Lovelace", emails=["countess@acme.example"])
+    assert set(index.find("ada lovelace acme example")) == {people["ada"], spread}
+    assert index.find("ada.lovelace@acme.example") == [people["ada"]]
+    assert index.find("j.smith@globex.example") == [people["john"]]
+    assert index.find("j.smith@initech.example") == []
 
 
 def test_all_words_must_match(index: Index, people: dict[str, uuid.UUID]) -> None:
@@ -197,6 +214,14 @@ def test_highlights_mark_matched_words_and_escape_the_rest(
         "<mark>ada</mark>@home.example",
     }
     assert found[people["grace"]] == {"body": "Knows <mark>Ada</mark> from the conference."}
+    whole = highlights(
+        session,
+        organization_id=org,
+        kind="contact",
+        query="ada.lovelace@acme.ex",
+        record_ids=[people["ada"]],
+    )
+    assert whole == {people["ada"]: {"emails": "<mark>ada.lovelace@acme.example</mark>"}}
     assert people["john"] not in found
     assert found[odd]["title"] == "&lt;b&gt;<mark>Ada</mark>&lt;/b&gt; &amp; Co"
     snippet = found[odd]["body"]
@@ -290,8 +315,7 @@ def test_recently_indexed_documents_are_the_candidates_on_sqlite(
 def test_the_selectable_joins_a_domain_query(
     session: Session, index: Index, org: uuid.UUID, people: dict[str, uuid.UUID]
 ) -> None:
-    from kith.search.models import SearchDocument  # stands in for a domain's table
-
+    # SearchDocument stands in for a domain's table here.
     hits = search(session, organization_id=org, kind="contact", query="jo").subquery()
     stmt = (
         select(SearchDocument.title)
@@ -316,3 +340,56 @@ def test_kind_is_validated(session: Session, org: uuid.UUID) -> None:
 def test_control_characters_in_documents_are_dropped(index: Index) -> None:
     record = index.add("Null\x00Byte", body="bell\x07ringer \ud800")
     assert index.find("byte ringer") == [record]
+
+
+def test_bulk_indexing(session: Session, index: Index, org: uuid.UUID) -> None:
+    existing = index.add("Old Name")
+    fresh = uuid.uuid4()
+    index_documents(
+        session,
+        [
+            Document(org, "contact", fresh, "First Try"),
+            Document(org, "contact", existing, "Renamed Person", emails=["r@bulk.example"]),
+            Document(org, "contact", fresh, "Bulk Loaded", tags=["imported"]),  # last wins
+        ],
+    )
+    index_documents(session, [])
+    assert set(index.find("bulk")) == {fresh, existing}
+    assert index.find("imported") == [fresh]
+    assert index.find("first") == []
+    assert index.find("old") == []
+    assert index.find("r@bulk.example") == [existing]
+
+
+def test_deleting_the_organization_takes_its_documents(session: Session, factory: Factory) -> None:
+    other = Index(session, factory.organization())
+    other.add("Cascade Person", emails=["cascade@person.example"])
+    session.execute(delete(Organization).where(Organization.id == other.organization_id))
+    count = (
+        select(func.count())
+        .select_from(SearchDocument)
+        .where(SearchDocument.organization_id == other.organization_id)
+    )
+    assert session.execute(count).scalar_one() == 0
+
+
+def test_the_fts5_index_stays_consistent_with_the_table(
+    session: Session, factory: Factory, index: Index, org: uuid.UUID
+) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("FTS5 integrity check")
+    records = [index.add(f"Person {n}", emails=[f"p{n}@consistent.example"]) for n in range(5)]
+    index.add("Renamed", body="new notes", record_id=records[0])
+    index.add("Renamed", body="new notes", record_id=records[0])  # unchanged: no-op
+    remove_document(session, org, "contact", records[1])
+    other = Index(session, factory.organization())
+    other.add("Someone Else")
+    session.execute(delete(Organization).where(Organization.id == other.organization_id))
+    # FTS5 compares every index entry with the content table; raises when they differ.
+    session.execute(
+        text(
+            "INSERT INTO search_documents_fts (search_documents_fts, rank)"
+            " VALUES ('integrity-check', 1)"
+        )
+    )
+    assert set(index.find("consistent")) == set(records[2:])

@@ -6,15 +6,13 @@ Create Date: 2026-11-23 12:00:00
 
 Written by hand: the index differs per backend (see kith/search/models.py).
 
-- SQLite: an FTS5 table over a view of ``search_documents`` (external content, so the
-  text is stored once), with a prefix index for 2- and 3-character prefixes and
-  ``unicode61 remove_diacritics 2`` ("José" is found by "jose"); triggers keep it in
-  sync inside the writing transaction. The view adds the ``scope`` column, one token
-  per organization and kind ("s" + organization hex + kind), so a search is limited
-  to one tenant by the index itself. ``INSERT INTO search_documents_fts
-  (search_documents_fts) VALUES ('rebuild')`` rebuilds the index from the table.
-  A batch (copy-and-move) migration of ``search_documents`` drops the triggers: such
-  a migration must create them again.
+- SQLite: an FTS5 table over ``search_documents`` (external content, so the text is
+  stored once; ``content_rowid=doc_id``), with a prefix index for 2- and 3-character
+  prefixes and ``unicode61 remove_diacritics 2`` ("José" is found by "jose");
+  triggers keep it in sync inside the writing transaction. ``INSERT INTO
+  search_documents_fts (search_documents_fts) VALUES ('rebuild')`` rebuilds it from
+  the table. A batch (copy-and-move) migration of ``search_documents`` drops the
+  triggers: such a migration must create them again.
 - PostgreSQL: a STORED generated ``tsvector`` with the weights A (title, emails), B
   (subtitle), C (tags), D (body), under the ``simple`` configuration (names are not
   English words: no stemming, no stop words) after ``unaccent``, through an IMMUTABLE
@@ -23,10 +21,11 @@ Written by hand: the index differs per backend (see kith/search/models.py).
   are restored into a cleared public schema, which drops functions but not
   configurations). ASCII punctuation is turned into spaces first, so PostgreSQL's
   parser yields the same words as FTS5 and the query parser (no email/host/URL
-  tokens: "ada.lovelace@acme.example" is ada, lovelace, acme, example). A lexeme
-  "#<organization hex><kind>" plays the scope token's part; user input can never
-  produce a lexeme starting with "#". One GIN index on the column, never an
-  expression index.
+  tokens: "ada.lovelace@acme.example" is ada, lovelace, acme, example). One GIN
+  index on the column, never an expression index.
+
+Neither index holds the organization: a search checks organization and kind on the
+matching rows (kith/search/sqlite.py and postgres.py say why).
 """
 
 from collections.abc import Sequence
@@ -43,44 +42,33 @@ depends_on: str | Sequence[str] | None = None
 
 SQLITE_UP = [
     """
-    CREATE VIEW search_documents_fts_source AS
-    SELECT doc_id, 's' || organization_id || kind AS scope,
-           title, emails, subtitle, tags, body
-    FROM search_documents
-    """,
-    """
     CREATE VIRTUAL TABLE search_documents_fts USING fts5(
-        scope, title, emails, subtitle, tags, body,
-        content='search_documents_fts_source', content_rowid='doc_id',
+        title, emails, subtitle, tags, body,
+        content='search_documents', content_rowid='doc_id',
         prefix='2 3', tokenize='unicode61 remove_diacritics 2'
     )
     """,
     """
     CREATE TRIGGER search_documents_fts_insert AFTER INSERT ON search_documents BEGIN
-        INSERT INTO search_documents_fts (rowid, scope, title, emails, subtitle, tags, body)
-        VALUES (new.doc_id, 's' || new.organization_id || new.kind,
-                new.title, new.emails, new.subtitle, new.tags, new.body);
+        INSERT INTO search_documents_fts (rowid, title, emails, subtitle, tags, body)
+        VALUES (new.doc_id, new.title, new.emails, new.subtitle, new.tags, new.body);
     END
     """,
     """
     CREATE TRIGGER search_documents_fts_delete AFTER DELETE ON search_documents BEGIN
         INSERT INTO search_documents_fts
-            (search_documents_fts, rowid, scope, title, emails, subtitle, tags, body)
-        VALUES ('delete', old.doc_id, 's' || old.organization_id || old.kind,
-                old.title, old.emails, old.subtitle, old.tags, old.body);
+            (search_documents_fts, rowid, title, emails, subtitle, tags, body)
+        VALUES ('delete', old.doc_id, old.title, old.emails, old.subtitle, old.tags, old.body);
     END
     """,
     """
     CREATE TRIGGER search_documents_fts_update
-    AFTER UPDATE OF organization_id, kind, doc_id, title, emails, subtitle, tags, body
-    ON search_documents BEGIN
+    AFTER UPDATE OF doc_id, title, emails, subtitle, tags, body ON search_documents BEGIN
         INSERT INTO search_documents_fts
-            (search_documents_fts, rowid, scope, title, emails, subtitle, tags, body)
-        VALUES ('delete', old.doc_id, 's' || old.organization_id || old.kind,
-                old.title, old.emails, old.subtitle, old.tags, old.body);
-        INSERT INTO search_documents_fts (rowid, scope, title, emails, subtitle, tags, body)
-        VALUES (new.doc_id, 's' || new.organization_id || new.kind,
-                new.title, new.emails, new.subtitle, new.tags, new.body);
+            (search_documents_fts, rowid, title, emails, subtitle, tags, body)
+        VALUES ('delete', old.doc_id, old.title, old.emails, old.subtitle, old.tags, old.body);
+        INSERT INTO search_documents_fts (rowid, title, emails, subtitle, tags, body)
+        VALUES (new.doc_id, new.title, new.emails, new.subtitle, new.tags, new.body);
     END
     """,
 ]
@@ -90,7 +78,6 @@ SQLITE_DOWN = [
     "DROP TRIGGER IF EXISTS search_documents_fts_delete",
     "DROP TRIGGER IF EXISTS search_documents_fts_insert",
     "DROP TABLE IF EXISTS search_documents_fts",
-    "DROP VIEW IF EXISTS search_documents_fts_source",
 ]
 
 # The 32 ASCII punctuation characters, each mapped to a space by translate().
@@ -113,7 +100,6 @@ _PG_VECTOR = " || ".join(
         _pg_field("subtitle", "B"),
         _pg_field("tags", "C"),
         _pg_field("body", "D"),
-        "('#' || replace(organization_id::text, '-', '') || kind)::tsvector",
     ]
 )
 

@@ -1,0 +1,358 @@
+"""Fuzzy duplicates: the blocking-key index of live contacts, ``possibleDuplicates``
+on create/update, the review queue, and the background scan.
+
+The match model (kith.contacts.dedupe) is the organization's own once trained,
+else the default model shipped with Kith."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.orm import Session, aliased
+
+from kith.auth.principal import Principal
+from kith.auth.roles import Permission
+from kith.auth.scoping import scoped
+from kith.contacts.dedupe.blocking import MAX_BLOCK_SIZE, blocking_keys
+from kith.contacts.dedupe.model import DEFAULT_THRESHOLD, Match, MatchModel
+from kith.contacts.dedupe.record import MatchRecord
+from kith.contacts.dedupe.scan import possible_duplicates
+from kith.contacts.models import (
+    BlockingKey,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    DuplicatePair,
+    DuplicateStatus,
+    MatchModelRow,
+)
+from kith.contacts.schemas import PossibleDuplicate
+from kith.db.types import utcnow
+from kith.db.upsert import insert_ignore
+from kith.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from kith.contacts.service import ContactDetails
+
+_DEFAULT: MatchModel | None = None
+_CACHE: dict[uuid.UUID, tuple[Any, MatchModel]] = {}
+
+
+def default_model() -> MatchModel:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = MatchModel.default()
+    return _DEFAULT
+
+
+def model_for(session: Session, organization_id: uuid.UUID) -> MatchModel:
+    """The organization's trained model (cached by training time), else the default."""
+    row = session.get(MatchModelRow, organization_id)
+    if row is None:
+        return default_model()
+    cached = _CACHE.get(organization_id)
+    if cached is not None and cached[0] == row.trained_at:
+        return cached[1]
+    model = MatchModel.from_dict(row.model)
+    _CACHE[organization_id] = (row.trained_at, model)
+    return model
+
+
+def match_record(contact: Contact, emails: Sequence[str], phones: Sequence[str]) -> MatchRecord:
+    address = (contact.addresses or [{}])[0] or {}
+    return MatchRecord(
+        id=str(contact.id),
+        first_name=contact.first_name or "",
+        last_name=contact.last_name or "",
+        emails=tuple(emails),
+        phones=tuple(phones),
+        company=contact.company_name or "",
+        street=address.get("street") or "",
+        city=address.get("city") or "",
+        postcode=address.get("postcode") or "",
+        country=address.get("country") or "",
+        birthday=contact.birthday or "",
+    )
+
+
+def record_of(details: ContactDetails) -> MatchRecord:
+    return match_record(
+        details.contact, [e.email for e in details.emails], [p.number for p in details.phones]
+    )
+
+
+# -- the blocking-key index ---------------------------------------------------------------
+
+
+def index(session: Session, details: ContactDetails) -> MatchRecord:
+    """Replace the contact's blocking keys (none while it is deleted)."""
+    contact = details.contact
+    unindex(session, contact.organization_id, contact.id)
+    record = record_of(details)
+    if contact.deleted_at is None:
+        session.add_all(
+            BlockingKey(
+                organization_id=contact.organization_id, key=key[:120], contact_id=contact.id
+            )
+            for key in dict.fromkeys(blocking_keys(record))
+        )
+    return record
+
+
+def unindex(session: Session, organization_id: uuid.UUID, contact_id: uuid.UUID) -> None:
+    session.execute(
+        delete(BlockingKey).where(
+            BlockingKey.organization_id == organization_id, BlockingKey.contact_id == contact_id
+        )
+    )
+
+
+def _records(
+    session: Session, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[MatchRecord]:
+    if not ids:
+        return []
+    contacts = (
+        session.execute(
+            select(Contact).where(
+                Contact.organization_id == organization_id,
+                Contact.id.in_(ids),
+                Contact.deleted_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    emails: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
+    phones: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
+    for cid, email in session.execute(
+        select(ContactEmail.contact_id, ContactEmail.email)
+        .where(ContactEmail.organization_id == organization_id, ContactEmail.contact_id.in_(ids))
+        .order_by(ContactEmail.position)
+    ):
+        emails[cid].append(email)
+    for phone in session.execute(
+        select(ContactPhone)
+        .where(ContactPhone.organization_id == organization_id, ContactPhone.contact_id.in_(ids))
+        .order_by(ContactPhone.position)
+    ).scalars():
+        phones[phone.contact_id].append(phone.number)
+    return [match_record(c, emails[c.id], phones[c.id]) for c in contacts]
+
+
+def _lookup(session: Session, organization_id: uuid.UUID) -> Any:
+    def lookup(keys: Sequence[str]) -> list[MatchRecord]:
+        ids: list[uuid.UUID] = []
+        for key in dict.fromkeys(k[:120] for k in keys):
+            ids += (
+                session.execute(
+                    select(BlockingKey.contact_id)
+                    .where(BlockingKey.organization_id == organization_id, BlockingKey.key == key)
+                    .limit(MAX_BLOCK_SIZE)
+                )
+                .scalars()
+                .all()
+            )
+        by_id = {r.id: r for r in _records(session, organization_id, list(dict.fromkeys(ids)))}
+        return [by_id[str(i)] for i in ids if str(i) in by_id]
+
+    return lookup
+
+
+# -- on create / update --------------------------------------------------------------------
+
+
+def _ordered(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+def record_pair(
+    session: Session, organization_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID, match: Match
+) -> None:
+    """Queue (or refresh) an OPEN pair; a dismissed pair is never proposed again."""
+    first, second = _ordered(a, b)
+    values = {
+        "organization_id": organization_id,
+        "id": uuid.uuid4(),
+        "contact_a": first,
+        "contact_b": second,
+        "score": round(match.probability, 6),
+        "reasons": list(match.reasons),
+        "status": DuplicateStatus.OPEN,
+        "created_at": utcnow(),
+    }
+    if not insert_ignore(session, DuplicatePair, values):
+        session.execute(
+            update(DuplicatePair)
+            .where(
+                DuplicatePair.organization_id == organization_id,
+                DuplicatePair.contact_a == first,
+                DuplicatePair.contact_b == second,
+                DuplicatePair.status == DuplicateStatus.OPEN,
+            )
+            .values(score=values["score"], reasons=values["reasons"])
+            .execution_options(synchronize_session=False)
+        )
+
+
+def check(
+    session: Session, principal: Principal, details: ContactDetails
+) -> list[PossibleDuplicate]:
+    """Index the contact and score its blocked candidates: queue pairs over the
+    threshold and return those the caller may see (``possibleDuplicates``)."""
+    org = details.contact.organization_id
+    if details.contact.deleted_at is not None:
+        return []
+    record = record_of(details)
+    session.flush()
+    found = possible_duplicates(
+        record, _lookup(session, org), model_for(session, org), threshold=DEFAULT_THRESHOLD
+    )
+    if not found:
+        return []
+    dismissed = {
+        (a, b)
+        for a, b in session.execute(
+            select(DuplicatePair.contact_a, DuplicatePair.contact_b)
+            .where(
+                DuplicatePair.organization_id == org,
+                DuplicatePair.status == DuplicateStatus.DISMISSED,
+            )
+            .where(
+                (DuplicatePair.contact_a == details.contact.id)
+                | (DuplicatePair.contact_b == details.contact.id)
+            )
+        )
+    }
+    kept = []
+    for candidate, match in found:
+        other = uuid.UUID(candidate.id)
+        if _ordered(details.contact.id, other) in dismissed:
+            continue
+        record_pair(session, org, details.contact.id, other, match)
+        kept.append((other, candidate, match))
+    visible = set(
+        session.execute(
+            scoped(Contact, principal, select(Contact.id)).where(
+                Contact.id.in_([k[0] for k in kept]), Contact.deleted_at.is_(None)
+            )
+        ).scalars()
+    )
+    return [
+        PossibleDuplicate(
+            id=other,
+            full_name=candidate.full_name,
+            score=round(match.probability, 4),
+            reasons=list(match.reasons),
+        )
+        for other, candidate, match in kept
+        if other in visible
+    ]
+
+
+def open_pairs_for(
+    session: Session, principal: Principal, contact_id: uuid.UUID
+) -> list[PossibleDuplicate]:
+    """The contact's OPEN pairs with contacts the caller may see (for GET)."""
+    rows = (
+        session.execute(
+            visible_pairs(principal)
+            .where(
+                (DuplicatePair.contact_a == contact_id) | (DuplicatePair.contact_b == contact_id),
+                DuplicatePair.status == DuplicateStatus.OPEN,
+            )
+            .order_by(DuplicatePair.score.desc())
+            .limit(10)
+        )
+        .scalars()
+        .all()
+    )
+    others = {p.contact_b if p.contact_a == contact_id else p.contact_a: p for p in rows}
+    names = dict(
+        session.execute(
+            select(Contact.id, Contact.full_name).where(
+                Contact.organization_id == principal.organization_id, Contact.id.in_(list(others))
+            )
+        ).all()
+    )
+    return [
+        PossibleDuplicate(
+            id=other, full_name=names.get(other, ""), score=pair.score, reasons=list(pair.reasons)
+        )
+        for other, pair in others.items()
+    ]
+
+
+# -- the review queue ---------------------------------------------------------------------
+
+
+def visible_pairs(principal: Principal) -> Any:
+    """Pairs whose two contacts are live and visible to the caller."""
+    a, b = aliased(Contact), aliased(Contact)
+    stmt = select(DuplicatePair).where(DuplicatePair.organization_id == principal.organization_id)
+    for alias, column in ((a, DuplicatePair.contact_a), (b, DuplicatePair.contact_b)):
+        visible_ids = scoped(alias, principal, select(alias.id)).where(alias.deleted_at.is_(None))
+        stmt = stmt.where(column.in_(visible_ids))
+    return stmt
+
+
+def get_pair(session: Session, principal: Principal, pair_id: uuid.UUID) -> DuplicatePair:
+    pair: DuplicatePair | None = session.execute(
+        visible_pairs(principal).where(DuplicatePair.id == pair_id)
+    ).scalar_one_or_none()
+    if pair is None:
+        raise NotFound("Duplicate pair not found.")
+    return pair
+
+
+def dismiss(session: Session, principal: Principal, pair_id: uuid.UUID) -> DuplicatePair:
+    """Mark "not a duplicate": the pair is never proposed again."""
+    principal.require(Permission.EDIT)
+    pair = get_pair(session, principal, pair_id)
+    if pair.status is not DuplicateStatus.OPEN:
+        raise Conflict(f"This pair is already {pair.status.value}.", code="PAIR_RESOLVED")
+    pair.status = DuplicateStatus.DISMISSED
+    pair.resolved_at = utcnow()
+    pair.resolved_by = None if principal.kind == "system" else principal.user_id
+    return pair
+
+
+# -- the background scan -------------------------------------------------------------------
+
+
+def iter_records(
+    session: Session, organization_id: uuid.UUID, batch: int = 5000
+) -> Iterator[MatchRecord]:
+    """Every live contact of the organization, streamed in id order."""
+    last: uuid.UUID | None = None
+    while True:
+        stmt = (
+            select(Contact.id)
+            .where(Contact.organization_id == organization_id, Contact.deleted_at.is_(None))
+            .order_by(Contact.id)
+            .limit(batch)
+        )
+        if last is not None:
+            stmt = stmt.where(Contact.id > last)
+        ids = session.execute(stmt).scalars().all()
+        if not ids:
+            return
+        yield from _records(session, organization_id, ids)
+        last = ids[-1]
+
+
+def dismissed_pairs(session: Session, organization_id: uuid.UUID) -> set[tuple[str, str]]:
+    return {
+        (str(a), str(b))
+        for a, b in session.execute(
+            select(DuplicatePair.contact_a, DuplicatePair.contact_b).where(
+                and_(
+                    DuplicatePair.organization_id == organization_id,
+                    DuplicatePair.status != DuplicateStatus.OPEN,
+                )
+            )
+        )
+    }
