@@ -205,3 +205,66 @@ def undo_merge(merge_id: uuid.UUID, organization: OrgOption = None) -> None:
         return None
 
     _run(action, organization, write=True)
+
+
+@contacts_app.command("duplicates")
+def duplicates_command(
+    organization: OrgOption = None,
+    scan: Annotated[bool, typer.Option("--scan", help="Scan all contacts first")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+) -> None:
+    """The duplicate review queue, best first (``--scan`` refreshes it first)."""
+    from kith.contacts import duplicates as fuzzy
+    from kith.contacts.models import DuplicatePair, DuplicateStatus
+    from kith.contacts.tasks import SCAN_JOB
+    from kith.jobs import service as jobs
+    from kith.jobs.queue import JobQueue
+    from kith.task_registry import import_all_tasks
+
+    if scan:
+        import_all_tasks()
+        settings = _load_settings()
+        database = Database.from_settings(settings)
+        try:
+            with database.transaction() as session:
+                job_id = jobs.enqueue(session, _principal(session, organization), SCAN_JOB).id
+            console.print(f"scanning (job {job_id}) …")
+            state = JobQueue(settings, database).run(job_id)
+            console.print(f"scan {state.value if state else 'did not run'}")
+        finally:
+            database.dispose()
+
+    def action(session: Session, principal: Principal) -> object:
+        pairs = (
+            session.execute(
+                fuzzy.visible_pairs(principal)
+                .where(DuplicatePair.status == DuplicateStatus.OPEN)
+                .order_by(DuplicatePair.score.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        ids = {i for p in pairs for i in (p.contact_a, p.contact_b)}
+        from kith.contacts.models import Contact
+
+        names = dict(
+            session.execute(select(Contact.id, Contact.full_name).where(Contact.id.in_(ids))).all()
+        )
+        table = Table(
+            Column("pair", no_wrap=True, min_width=36),
+            Column("score", no_wrap=True),
+            Column("contacts", overflow="fold"),
+            Column("why", overflow="fold"),
+        )
+        for p in pairs:
+            table.add_row(
+                str(p.id),
+                f"{p.score:.3f}",
+                f"{names.get(p.contact_a, '?')} ⇄ {names.get(p.contact_b, '?')}",
+                "; ".join(p.reasons),
+            )
+        console.print(table)
+        return None
+
+    _run(action, organization)

@@ -53,6 +53,9 @@ def test_contacts_cli_round_trip(installation: Installation) -> None:
     undone = installation.kith("contacts", "undo-merge", merge_id)
     assert undone.exit_code == 0, undone.output
     assert "2 contacts" in installation.kith("contacts", "list").output
+    scanned = installation.kith("contacts", "duplicates", "--scan")
+    assert scanned.exit_code == 0, scanned.output
+    assert "scan SUCCEEDED" in scanned.output
     missing = installation.kith("contacts", "show", "00000000-0000-4000-8000-000000000000")
     assert missing.exit_code == 1
     assert re.search("not found", missing.output, re.I)
