@@ -198,6 +198,30 @@ class JobQueue:
             values["result"] = result
         if error is not None:
             values["error"] = error
+        return state if self._update_running(job, worker_id, values) else None
+
+    def _requeue(self, job: Job, worker_id: str, error: str, delay: float) -> JobState | None:
+        now = utcnow()
+        values = {
+            "state": JobState.QUEUED,
+            "error": error,
+            "worker_id": None,
+            "lease_expires_at": None,
+            "run_after": now + timedelta(seconds=delay),
+            "updated_at": now,
+        }
+        if not self._update_running(job, worker_id, values):
+            return None
+        self.wake(job.id, delay)
+        return JobState.QUEUED
+
+    def renew(self, job: Job, worker_id: str, lease_seconds: int) -> bool:
+        expires = utcnow() + timedelta(seconds=lease_seconds)
+        return self._update_running(job, worker_id, {"lease_expires_at": expires})
+
+    def _update_running(self, job: Job, worker_id: str, values: dict[str, Any]) -> bool:
+        """Change the job only while this worker still runs it (its lease may have
+        expired and the job gone to another worker)."""
         with self.database.transaction() as session:
             done = session.execute(
                 update(Job)
@@ -208,47 +232,6 @@ class JobQueue:
                     Job.state == JobState.RUNNING,
                 )
                 .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-        return state if cast(CursorResult[Any], done).rowcount == 1 else None
-
-    def _requeue(self, job: Job, worker_id: str, error: str, delay: float) -> JobState | None:
-        now = utcnow()
-        with self.database.transaction() as session:
-            done = session.execute(
-                update(Job)
-                .where(
-                    Job.organization_id == job.organization_id,
-                    Job.id == job.id,
-                    Job.worker_id == worker_id,
-                    Job.state == JobState.RUNNING,
-                )
-                .values(
-                    state=JobState.QUEUED,
-                    error=error,
-                    worker_id=None,
-                    lease_expires_at=None,
-                    run_after=now + timedelta(seconds=delay),
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        if cast(CursorResult[Any], done).rowcount != 1:
-            return None
-        self.wake(job.id, delay)
-        return JobState.QUEUED
-
-    def renew(self, job: Job, worker_id: str, lease_seconds: int) -> bool:
-        with self.database.transaction() as session:
-            done = session.execute(
-                update(Job)
-                .where(
-                    Job.organization_id == job.organization_id,
-                    Job.id == job.id,
-                    Job.worker_id == worker_id,
-                    Job.state == JobState.RUNNING,
-                )
-                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
                 .execution_options(synchronize_session=False)
             )
         return cast(CursorResult[Any], done).rowcount == 1
