@@ -8,7 +8,8 @@ differs per backend (migration ``0004_search_documents``):
 - SQLite: an FTS5 virtual table ``search_documents_fts`` over this table (external
   content, ``content_rowid=doc_id``), kept in sync by triggers on
   ``search_documents``; FTS5 adds shadow tables
-  ``search_documents_fts_data``/``_idx``/``_docsize``/``_config``.
+  ``search_documents_fts_data``/``_idx``/``_docsize``/``_config``; the unique index
+  ``search_documents_fts_doc`` maps an FTS5 rowid to its document.
 - PostgreSQL: a ``STORED`` generated ``tsvector`` column ``search_vector`` and the GIN
   index ``search_documents_fts_gin`` on it.
 
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, String, Text, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Identity, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kith.db.base import Base
@@ -53,8 +54,10 @@ class SearchDocument(Base):
     # FTS5's integer rowid for this document (content_rowid). A column of our own, as
     # SQLite may renumber the implicit rowid of a table without an INTEGER PRIMARY
     # KEY on VACUUM, which would detach the index from its rows. On SQLite each
-    # (re)index takes max + 1, so a higher doc_id is a more recently indexed document;
-    # PostgreSQL fills it from the identity and does not need it for searching.
+    # (re)index takes max + 1, so a higher doc_id is a more recently indexed document,
+    # and the migration adds the index FTS5 looks documents up by
+    # (search_documents_fts_doc); PostgreSQL fills it from the identity and does not
+    # use it.
     doc_id: Mapped[int] = mapped_column(BigInteger(), Identity())
     title: Mapped[str] = mapped_column(Text(), default="")  # weight A: the name
     emails: Mapped[str] = mapped_column(Text(), default="")  # weight A, one per line
@@ -62,12 +65,6 @@ class SearchDocument(Base):
     tags: Mapped[str] = mapped_column(Text(), default="")  # weight C, one per line
     body: Mapped[str] = mapped_column(Text(), default="")  # weight D: notes
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    __table_args__ = (
-        # FTS5 looks documents up by doc_id. organization_id is part of the key so the
-        # unique index stays valid when the table is distributed by organization.
-        Index("ix_search_documents_doc_id", "doc_id", "organization_id", unique=True),
-    )
 
 
 def is_search_index_object(

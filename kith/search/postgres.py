@@ -25,7 +25,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Select, func, literal, literal_column, or_, select
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR, insert
 from sqlalchemy.orm import Session
 
@@ -61,10 +72,15 @@ def matches(
     query: SearchQuery,
     candidate_limit: int | None,
 ) -> Select[uuid.UUID, float]:
+    # The query text is rendered into the SQL rather than bound: with a parameter, a
+    # statement psycopg has prepared (after 5 runs) gets PostgreSQL's generic plan,
+    # which cannot estimate the match and builds the whole GIN bitmap (65 ms instead
+    # of 25 for a common name at 1M documents). Safe: only quoted word characters.
+    text = bindparam(
+        "search_query", tsquery_expression(query), Text(), unique=True, literal_execute=True
+    )
     terms = func.to_tsquery(
-        literal_column("'simple'::regconfig"),
-        func.kith_unaccent(literal(tsquery_expression(query))),
-        type_=TSQUERY(),
+        literal_column("'simple'::regconfig"), func.kith_unaccent(text), type_=TSQUERY()
     )
     candidates = select(SearchDocument.record_id.label("record_id"), _vector.label("vector")).where(
         SearchDocument.organization_id == organization_id,
@@ -72,7 +88,11 @@ def matches(
         _vector.op("@@", return_type=Boolean())(terms),
     )
     if candidate_limit is not None:
-        candidates = candidates.limit(candidate_limit)
+        candidates = candidates.limit(
+            bindparam(
+                "candidate_limit", candidate_limit, Integer(), unique=True, literal_execute=True
+            )
+        )
     found = candidates.subquery("search_candidates")
     rank = -func.ts_rank_cd(literal_column(WEIGHTS), found.c.vector, terms, type_=Float())
     return select(found.c.record_id, rank.label("rank"))

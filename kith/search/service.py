@@ -29,7 +29,7 @@ from kith.search.models import SearchDocument
 from kith.search.query import SearchQuery, email_compound, fold, parse_query
 
 # How many matches are ranked at most (see the backends' docstrings for the trade-off).
-DEFAULT_CANDIDATE_LIMIT = 2000
+DEFAULT_CANDIDATE_LIMIT = 1000
 FIELDS = ("title", "emails", "subtitle", "tags", "body")
 # Text beyond these lengths is not indexed (PostgreSQL caps a tsvector at 1 MB).
 MAX_FIELD_CHARS = {"title": 1_000, "emails": 4_000, "subtitle": 1_000, "tags": 4_000}

@@ -1,11 +1,17 @@
 """SQLite backend: FTS5 over ``search_documents`` (migration 0004).
 
 Ranking is FTS5's bm25 with column weights (title and emails 10, subtitle 4, tags 2,
-body 1). bm25 is negative, lower is better, and is the rank as it is. bm25 counts
-the documents that contain each query term (its IDF) by reading the term's whole
-posting list once per query, so a term found in most documents costs in proportion
-to the index (about 100 ms at 1M documents) whatever the limit; names, companies and
-even common first names cost a few milliseconds.
+body 1). bm25 is negative, lower is better, and is the rank as it is.
+
+What a query costs beyond its matches (measured at 1M documents, see
+bench/RESULTS.md): bm25 counts the documents that hold each term (its IDF) by reading
+the term's whole posting list once per query, whatever the limit; and a prefix of
+more than 3 characters (the prefix index holds 2 and 3) merges the posting lists of
+every word it starts. Names, companies and common first names cost a few
+milliseconds of CPU; a word in nearly every document (a mail domain's "com") costs
+about 70 ms. A longer prefix index (``prefix='2 3 4 5 6 7 8'``) measured about half
+the CPU for common words and 20 ms for that worst case, for an FTS5 index twice the
+size (238 → 504 MiB at 1M documents).
 
 Organization and kind are checked on ``search_documents`` for each match, before
 the limit, rather than with a token in the MATCH expression: such a token would be
