@@ -40,6 +40,16 @@ class Level:
     is_null: bool = False
     tf_column: str | None = None  # exact level whose u is the value's own frequency
     fixed_m: bool = False  # m_prior is used as is, never estimated
+    # A second condition for this level, tested only after the level ``late_after``
+    # (the scan's SQL saves work by testing costly conditions late; it must not overlap
+    # the levels between).
+    late_sql: str | None = None
+    late_after: str | None = None
+
+    @property
+    def condition(self) -> str:
+        """The whole condition (for Splink, which tests levels strictly in order)."""
+        return self.sql if self.late_sql is None else f"({self.sql}) OR ({self.late_sql})"
 
 
 Reason = Callable[[str, MatchRecord, MatchRecord, Features, Features], str | None]
@@ -126,16 +136,11 @@ def _swapped(a: Features, b: Features) -> bool:
 def _initial_of(initial: str, other: Features) -> bool:
     """``initial`` is one letter, the initial of the other's first name or of a name it
     is a nickname of (``F`` / ``Chesca``: Francesca)."""
-    return len(initial) == 1 and (
-        other.first[0] == initial or any(g[0] == initial for g in other.first_groups)
-    )
+    return len(initial) == 1 and initial in other.first_initials
 
 
 def _initial_sql(x: str, y: str) -> str:
-    return (
-        f"(length(first_{x}) = 1 AND (left(first_{y}, 1) = first_{x} OR "
-        f"list_contains(list_transform(first_groups_{y}, lambda g: left(g, 1)), first_{x})))"
-    )
+    return f"(length(first_{x}) = 1 AND list_contains(first_initials_{y}, first_{x}))"
 
 
 def _first_level(a: Features, b: Features) -> int:
@@ -178,7 +183,7 @@ def _first_reason(
 
 FIRST_NAME = Comparison(
     name="first_name",
-    columns=("first", "first_groups", "first_known", "last", "last_groups"),
+    columns=("first", "first_groups", "first_initials", "first_known", "last", "last_groups"),
     levels=(
         Level("null", "first_l = '' OR first_r = ''", 0, 0, is_null=True),
         Level("exact", "first_l = first_r", 0.80, 0.01, tf_column="first"),
@@ -243,11 +248,15 @@ LAST_NAME = Comparison(
     levels=(
         Level(
             "null",
-            f"last_l = '' OR last_r = '' OR (last_l <> last_r "
-            f"AND jaro_winkler_similarity(last_l, last_r) < {NAME_CLOSE} AND {_SWAPPED_SQL})",
+            "last_l = '' OR last_r = ''",
             0,
             0,
             is_null=True,
+            late_sql=(
+                f"last_l <> last_r AND jaro_winkler_similarity(last_l, last_r) < {NAME_CLOSE} "
+                f"AND {_SWAPPED_SQL}"
+            ),
+            late_after="close",
         ),
         Level("exact", "last_l = last_r", 0.85, 0.002, tf_column="last"),
         Level("close", f"jaro_winkler_similarity(last_l, last_r) >= {NAME_CLOSE}", 0.08, 0.002),
@@ -618,19 +627,32 @@ def case_sql(comparison: Comparison, left: str = "l", right: str = "r") -> str:
     import re
 
     columns = sorted(
-        {c for level in comparison.levels for c in re.findall(r"\b([a-z_]+)_[lr]\b", level.sql)},
+        {
+            c
+            for level in comparison.levels
+            for c in re.findall(r"\b([a-z_]+)_[lr]\b", level.condition)
+        },
         key=len,
         reverse=True,
     )
+
+    def rename(sql: str) -> str:
+        for column in columns:
+            sql = re.sub(rf"\b{column}_l\b", f"{left}.{column}", sql)
+            sql = re.sub(rf"\b{column}_r\b", f"{right}.{column}", sql)
+        return sql
+
+    late = {
+        lv.late_after: (i, lv.late_sql) for i, lv in enumerate(comparison.levels) if lv.late_sql
+    }
     parts = ["CASE"]
     for index, level in enumerate(comparison.levels):
         if level.sql == "ELSE":
             parts.append(f"ELSE {index}")
             continue
-        sql = level.sql
-        for column in columns:
-            sql = re.sub(rf"\b{column}_l\b", f"{left}.{column}", sql)
-            sql = re.sub(rf"\b{column}_r\b", f"{right}.{column}", sql)
-        parts.append(f"WHEN {sql} THEN {index}")
+        parts.append(f"WHEN {rename(level.sql)} THEN {index}")
+        if level.key in late:
+            late_index, late_sql = late[level.key]
+            parts.append(f"WHEN {rename(late_sql or '')} THEN {late_index}")
     parts.append("END")
     return " ".join(parts)

@@ -8,6 +8,7 @@ here, in one place, is what keeps the Python and the SQL comparisons identical.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -49,6 +50,7 @@ class Features:
     last: str
     first_groups: tuple[str, ...]  # canonical names (nickname table, typo-tolerant)
     first_known: bool  # the first name is in the nickname table as written
+    first_initials: tuple[str, ...]  # of the first name and of its canonical names
     last_groups: tuple[str, ...]  # the last name read as a given name (swapped names)
     emails: tuple[str, ...]
     email_locals: tuple[str, ...]
@@ -149,6 +151,7 @@ def compute_features(record: MatchRecord) -> Features:
         last=last,
         first_groups=first_groups,
         first_known=is_known_name(first),
+        first_initials=_unique((first[:1], *(g[0] for g in first_groups))),
         last_groups=name_groups(last),
         emails=emails,
         email_locals=locals_,
@@ -177,6 +180,7 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Features))
 LIST_COLUMNS = frozenset(
     {
         "first_groups",
+        "first_initials",
         "last_groups",
         "emails",
         "email_locals",
@@ -218,32 +222,35 @@ def arrow_batches(
     import pyarrow as pa
 
     schema = arrow_schema()
-    extras = extra or {}
-    for name, (kind, _fn) in extras.items():
+    functions = []
+    for name, (kind, function) in (extra or {}).items():
         schema = schema.append(pa.field(name, kind))
-    names = schema.names
-    columns: dict[str, list[Any]] = {name: [] for name in names}
+        functions.append(function)
+    record_values = operator.attrgetter(*RECORD_COLUMNS)
+    feature_values = operator.attrgetter(*FEATURE_COLUMNS)
+    rows: list[tuple[Any, ...]] = []
 
     def flush() -> Any:
-        batch = pa.RecordBatch.from_pydict(columns, schema=schema)
-        for values in columns.values():
-            values.clear()
-        return batch
+        columns = list(zip(*rows, strict=True))
+        rows.clear()
+        return pa.RecordBatch.from_arrays(
+            [pa.array(values, field.type) for values, field in zip(columns, schema, strict=True)],
+            schema=schema,
+        )
 
     for uid, record in enumerate(records):
         feats = compute_features(record)
-        columns["unique_id"].append(uid)
-        for name in RECORD_COLUMNS:
-            value = getattr(record, name)
-            columns[f"rec_{name}"].append(list(value) if isinstance(value, tuple) else value)
-        for name in FEATURE_COLUMNS:
-            value = getattr(feats, name)
-            columns[name].append(list(value) if isinstance(value, tuple) else value)
-        for name, (_kind, fn) in extras.items():
-            columns[name].append(fn(record, feats))
-        if (uid + 1) % batch_size == 0:
+        rows.append(
+            (
+                uid,
+                *record_values(record),
+                *feature_values(feats),
+                *[function(record, feats) for function in functions],
+            )
+        )
+        if len(rows) == batch_size:
             yield flush()
-    if columns["unique_id"]:
+    if rows:
         yield flush()
 
 
