@@ -10,6 +10,7 @@ def import_all_models() -> None:
     import kith.companies.models
     import kith.contacts.models
     import kith.events.models
+    import kith.graph.models
     import kith.http.idempotency
     import kith.jobs.models
     import kith.search.models

@@ -1,0 +1,1 @@
+"""The relationship graph: who knows whom, how well, and how to get introduced."""
