@@ -1,4 +1,4 @@
-"""``kith bench generate|search``: benchmark data and the contacts benchmark.
+"""``kith bench generate|search|dedupe``: benchmark data, the contacts and dedupe benchmarks.
 
 The code lives in the ``bench`` package at the root of a Kith checkout (it is not
 installed with Kith); these commands import it lazily, from the current directory or
@@ -158,4 +158,25 @@ def search(
     argv = ["--contacts", str(contacts), "--duration", str(duration), *context.args]
     if postgres:
         argv += ["--postgres", postgres]
+    raise typer.Exit(benchmark.main(argv))
+
+
+@bench_app.command(
+    "dedupe",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def dedupe(
+    context: typer.Context,
+    persons: Annotated[int, typer.Option(help="Persons in the labelled benchmark")] = 5000,
+    scan: Annotated[int, typer.Option(help="Records in the background-scan run (0: skip)")] = (
+        1_000_000
+    ),
+) -> None:
+    """Duplicate-detection quality and speed (bench/dedupe.py).
+
+    Precision, recall and F1 over pairs at the default threshold on a labelled benchmark,
+    the on-create latency and the background scan of N records (time, memory); further
+    options are passed on (see `python -m bench.dedupe --help`)."""
+    benchmark = _bench("dedupe")
+    argv = ["--persons", str(persons), "--scan", str(scan), *context.args]
     raise typer.Exit(benchmark.main(argv))
