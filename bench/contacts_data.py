@@ -36,8 +36,9 @@ in UTC): :mod:`bench.contacts_load` writes them with ``executemany`` or ``COPY``
 from __future__ import annotations
 
 import math
+import multiprocessing
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,7 @@ COMPANIES_PER_CONTACTS = 300
 MAX_COMPANIES = 5_000
 MIN_COMPANIES = 50
 SPAN_DAYS = 3 * 365
+MAX_SAMPLES = 200  # whole contacts kept in the dataset
 
 # -- phone numbers ------------------------------------------------------------------------
 
@@ -220,6 +222,17 @@ def _uuid4s(rng: np.random.Generator, count: int) -> list[str]:
 
 
 @dataclass
+class Sample:
+    """What one batch adds to the :class:`Dataset`: made where the batch is made (in a
+    worker process too), merged in batch order by :meth:`Dataset.absorb`."""
+
+    contact_ids: list[uuid.UUID] = field(default_factory=list)
+    rare_surnames: Counter[str] = field(default_factory=Counter)
+    first_names: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class Batch:
     """Rows of one batch, per table, in the column order of :data:`COLUMNS`."""
 
@@ -229,6 +242,8 @@ class Batch:
     tags: list[tuple[Any, ...]] = field(default_factory=list)
     documents: list[tuple[Any, ...]] = field(default_factory=list)
     blocking_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    # What :class:`Dataset` learns from this batch (merged in batch order).
+    sample: Sample = field(default_factory=lambda: Sample())
 
     def tables(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
         return [
@@ -283,12 +298,33 @@ class Dataset:
     tags: int = 0
     blocking_keys: int = 0
 
+    def absorb(self, batch: Batch) -> None:
+        """Count a batch in (batches in generation order)."""
+        self.contact_ids.extend(batch.sample.contact_ids)
+        self.rare_surnames.update(batch.sample.rare_surnames)
+        self.first_names.update(batch.sample.first_names)
+        self.samples.extend(batch.sample.samples[: max(0, MAX_SAMPLES - len(self.samples))])
+        self.emails += len(batch.emails)
+        self.phones += len(batch.phones)
+        self.tags += len(batch.tags)
+        self.blocking_keys += len(batch.blocking_keys)
+
     def common_first_names(self, n: int = 10) -> list[str]:
         return [name for name, _ in self.first_names.most_common(n)]
 
     def selective_surnames(self, n: int = 100) -> list[str]:
         """Rare surnames that occur exactly once or twice."""
         return [name for name, seen in self.rare_surnames.items() if seen <= 2][:n]
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    company: Company | None
+    country: str
+    first_name: str
+    last_name: str
+    folded_first: str
+    folded_last: str
 
 
 class Generator:
@@ -338,6 +374,8 @@ class Generator:
             if self.ranges.capacity(country) < 2 * (start + count):
                 raise ValueError(f"not enough phone numbers in {country} for {count:,} contacts")
         self.used_emails: set[str] = used_emails if used_emails is not None else set()
+        # The next number to try for an address already taken (see _unique).
+        self._next_number: dict[str, int] = {}
         self._company_weights = zipf_weights(len(self.companies), 0.9, 3.0)
         self._name_weights = {
             country: (zipf_weights(len(first), 1.0, 2.0), zipf_weights(len(last), 0.95, 3.0))
@@ -363,30 +401,59 @@ class Generator:
 
     # -- batches ----------------------------------------------------------------------
 
-    def batches(self, batch_size: int = BATCH_SIZE) -> Iterator[Batch]:
+    def batches(self, batch_size: int = BATCH_SIZE, *, processes: int = 1) -> Iterator[Batch]:
+        """Every batch, in order, counted into :attr:`dataset`. With ``processes`` > 1 the
+        rows are made by that many forked worker processes (the same rows: only the
+        email addresses, unique in generation order, are chosen here, and cheaply)."""
+        if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+            yield from self._parallel(batch_size, processes)
+            return
         for first in range(0, self.count, batch_size):
-            yield self.batch(first, min(batch_size, self.count - first))
+            batch = self.batch(first, min(batch_size, self.count - first))
+            self.dataset.absorb(batch)
+            yield batch
 
-    def batch(self, first: int, size: int) -> Batch:
+    def _parallel(self, batch_size: int, processes: int) -> Iterator[Batch]:
+        global _worker_generator
+        _worker_generator = self  # inherited by the forked workers
+        starts = iter(range(0, self.count, batch_size))
+        pending: deque[Any] = deque()
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+
+            def submit() -> None:
+                first = next(starts, None)
+                if first is not None:
+                    size = min(batch_size, self.count - first)
+                    emails = self.emails(first, size)
+                    pending.append(pool.apply_async(_make_batch, (first, size, emails)))
+
+            for _ in range(2 * processes):  # a few ahead, not the whole data set
+                submit()
+            while pending:
+                batch: Batch = pending.popleft().get()
+                submit()
+                self.dataset.absorb(batch)
+                yield batch
+
+    def _draw(self, first: int, size: int, *, people_only: bool = False) -> dict[str, Any]:
+        """The random choices of a batch, as Python lists (indexing numpy arrays one
+        element at a time is slow); ``people_only``: up to the emails and phones."""
         rng = np.random.default_rng([self.seed, 1, self.start + first])
-        org, now = self.org, self.now
-        out = Batch()
-        index = np.arange(first, first + size)
-
+        d: dict[str, Any] = {}
         # Who: a company (or none), a country, names.
-        has_company = rng.random(size) < 0.76
-        company_of = rng.choice(len(self.companies), size=size, p=self._company_weights)
-        own_country = rng.choice(len(COUNTRIES), size=size, p=COUNTRY_WEIGHTS)
-        abroad = rng.random(size) < 0.1
-        firsts: dict[str, np.ndarray] = {}
-        lasts: dict[str, np.ndarray] = {}
+        d["has_company"] = rng.random(size) < 0.76
+        d["company_of"] = rng.choice(len(self.companies), size=size, p=self._company_weights)
+        d["own_country"] = rng.choice(len(COUNTRIES), size=size, p=COUNTRY_WEIGHTS)
+        d["abroad"] = rng.random(size) < 0.1
+        firsts: dict[str, list[int]] = {}
+        lasts: dict[str, list[int]] = {}
         for country, (first_names, last_names) in NAMES.items():
             first_w, last_w = self._name_weights[country]
-            firsts[country] = rng.choice(len(first_names), size=size, p=first_w)
-            lasts[country] = rng.choice(len(last_names), size=size, p=last_w)
-        rare = rng.random(size) < 0.12
-        rare_syllables = rng.integers(0, len(SYLLABLES), size=(size, 4))
-        rare_length = rng.integers(3, 5, size=size)
+            firsts[country] = rng.choice(len(first_names), size=size, p=first_w).tolist()
+            lasts[country] = rng.choice(len(last_names), size=size, p=last_w).tolist()
+        d["rare"] = rng.random(size) < 0.12
+        d["rare_syllables"] = rng.integers(0, len(SYLLABLES), size=(size, 4))
+        d["rare_length"] = rng.integers(3, 5, size=size)
 
         # What: status, score, source, position, tags, owner.
         status = rng.choice(len(STATUSES), size=size, p=STATUS_WEIGHTS)
@@ -394,132 +461,153 @@ class Generator:
         for s, name in enumerate(STATUSES):
             a, b = SCORE_SHAPE[name]
             score = np.where(status == s, rng.beta(a, b, size=size) * 100, score)
-        source = rng.choice(len(SOURCES), size=size, p=zipf_weights(len(SOURCES), 0.8))
-        position = rng.choice(len(POSITIONS), size=size, p=zipf_weights(len(POSITIONS), 0.5))
-        seniority = rng.integers(0, len(SENIORITY), size=size)
-        has_position = rng.random(size) < 0.85
-        tag_count = rng.choice(4, size=size, p=(0.35, 0.35, 0.2, 0.1))
-        tag_picks = rng.choice(len(TAGS), size=(size, 3), p=self._tag_weights)
-        owner = rng.choice(len(self.owners), size=size, p=zipf_weights(len(self.owners), 0.5))
-        campaign = rng.integers(-len(CAMPAIGNS) * 3, len(CAMPAIGNS), size=size)
+        d["status"], d["score"] = status, score.astype(int)
+        d["source"] = rng.choice(len(SOURCES), size=size, p=zipf_weights(len(SOURCES), 0.8))
+        d["position"] = rng.choice(len(POSITIONS), size=size, p=zipf_weights(len(POSITIONS), 0.5))
+        d["seniority"] = rng.integers(0, len(SENIORITY), size=size)
+        d["has_position"] = rng.random(size) < 0.85
+        d["tag_count"] = rng.choice(4, size=size, p=(0.35, 0.35, 0.2, 0.1))
+        d["tag_picks"] = rng.choice(len(TAGS), size=(size, 3), p=self._tag_weights)
+        d["owner"] = rng.choice(len(self.owners), size=size, p=zipf_weights(len(self.owners), 0.5))
+        d["campaign"] = rng.integers(-len(CAMPAIGNS) * 3, len(CAMPAIGNS), size=size)
 
         # Emails and phones.
-        email_style = rng.choice(6, size=size, p=(0.5, 0.18, 0.1, 0.08, 0.08, 0.06))
-        work_email = rng.random(size) < 0.85
-        second_email = rng.random(size) < 0.3
-        free_pick = rng.integers(0, 6, size=(size, 2))
-        email_digits = rng.integers(1, 100, size=size)
-        phone_count = rng.choice(3, size=size, p=(0.15, 0.6, 0.25))
-        has_birthday = rng.random(size) < 0.15
-        birthday_days = rng.integers(18 * 365, 70 * 365, size=size)
-        has_linkedin = rng.random(size) < 0.4
+        d["email_style"] = rng.choice(6, size=size, p=(0.5, 0.18, 0.1, 0.08, 0.08, 0.06))
+        d["work_email"] = rng.random(size) < 0.85
+        d["second_email"] = rng.random(size) < 0.3
+        d["free_pick"] = rng.integers(0, 6, size=(size, 2))
+        d["email_digits"] = rng.integers(1, 100, size=size)
+        d["phone_count"] = rng.choice(3, size=size, p=(0.15, 0.6, 0.25))
+        d["has_birthday"] = rng.random(size) < 0.15
+        d["birthday_days"] = rng.integers(18 * 365, 70 * 365, size=size)
+        d["has_linkedin"] = rng.random(size) < 0.4
+        d = {name: values.tolist() for name, values in d.items()}
+        d["firsts"], d["lasts"] = firsts, lasts
+        if people_only:
+            return d
 
         # When: creation time grows with the index (more recent contacts are more
         # numerous), updates and last contacts after it.
+        index = np.arange(first, first + size)
         fraction = (index + rng.random(size)) / max(self.count, 1)
         span = SPAN_DAYS * 86400.0
         created = span * np.sqrt(fraction) - 60.0
         updated = np.minimum(created + rng.exponential(30 * 86400.0, size=size), span - 1)
-        has_contacted = rng.random(size) < 0.6
+        d["has_contacted"] = (rng.random(size) < 0.6).tolist()
         contacted = created + (span - created) * rng.random(size)
-        created_s = self._timestamps(created)
-        updated_s = self._timestamps(updated)
-        contacted_s = self._timestamps(contacted)
+        d["created"] = self._timestamps(created)
+        d["updated"] = self._timestamps(updated)
+        d["contacted"] = self._timestamps(contacted)
+        d["ids"] = _uuid4s(rng, size)
+        return d
 
-        # Python lists: indexing numpy arrays one element at a time is slow.
-        has_company, company_of, own_country, abroad = (
-            has_company.tolist(),
-            company_of.tolist(),
-            own_country.tolist(),
-            abroad.tolist(),
+    def _person(self, d: dict[str, Any], i: int) -> _Person:
+        if d["has_company"][i]:
+            company: Company | None = self.companies[d["company_of"][i]]
+            assert company is not None
+            abroad = d["abroad"][i]
+            country = COUNTRIES[d["own_country"][i]] if abroad else company.country
+        else:
+            company = None
+            country = COUNTRIES[d["own_country"][i]]
+        first_names, last_names = NAMES[country]
+        first_name = first_names[d["firsts"][country][i]]
+        if d["rare"][i]:
+            parts = d["rare_syllables"][i][: d["rare_length"][i]]
+            last_name = "".join(SYLLABLES[p] for p in parts).capitalize()
+            folded_last = last_name.lower()
+        else:
+            last_name = last_names[d["lasts"][country][i]]
+            folded_last = self._folded[last_name]
+        return _Person(
+            company, country, first_name, last_name, self._folded[first_name], folded_last
         )
-        firsts_l = {c: a.tolist() for c, a in firsts.items()}
-        lasts_l = {c: a.tolist() for c, a in lasts.items()}
-        rare, rare_syllables, rare_length = (
-            rare.tolist(),
-            rare_syllables.tolist(),
-            rare_length.tolist(),
-        )
-        status, score_l = status.tolist(), score.astype(int).tolist()
-        source, position, seniority, has_position = (
-            source.tolist(),
-            position.tolist(),
-            seniority.tolist(),
-            has_position.tolist(),
-        )
-        tag_count, tag_picks, owner, campaign = (
-            tag_count.tolist(),
-            tag_picks.tolist(),
-            owner.tolist(),
-            campaign.tolist(),
-        )
-        email_style, work_email, second_email = (
-            email_style.tolist(),
-            work_email.tolist(),
-            second_email.tolist(),
-        )
-        free_pick, email_digits, phone_count = (
-            free_pick.tolist(),
-            email_digits.tolist(),
-            phone_count.tolist(),
-        )
-        has_birthday, birthday_days, has_linkedin, has_contacted = (
-            has_birthday.tolist(), birthday_days.tolist(), has_linkedin.tolist(),
-            has_contacted.tolist(),
-        )  # fmt: skip
-        ids = _uuid4s(rng, size)
-        bools = self.bools
+
+    def _addresses(self, d: dict[str, Any], i: int, p: _Person) -> list[tuple[str, str]]:
+        """The person's email addresses (and labels) before they are made unique: a
+        work address at the company domain, or a free-mail one; a second, personal one
+        for some."""
+        first, last = p.folded_first, p.folded_last
+        style = d["email_style"][i]
+        if style == 0:
+            local = f"{first}.{last}"
+        elif style == 1:
+            local = f"{first[0]}{last}"
+        elif style == 2:
+            local = f"{first}_{last}"
+        elif style == 3:
+            local = f"{first}{last[0]}"
+        elif style == 4:
+            local = f"{first}.{last}{d['email_digits'][i]}"
+        else:
+            local = f"{last}.{first}"
+        free = FREE_MAIL[p.country]
+        if p.company is not None and d["work_email"][i]:
+            addresses = [(f"{local}@{p.company.domain}", "work")]
+        else:
+            addresses = [(f"{local}@{free[d['free_pick'][i][0] % len(free)]}", "personal")]
+        if d["second_email"][i]:
+            domain = free[d["free_pick"][i][1] % len(free)]
+            personal = f"{first}.{last}{d['email_digits'][i] + 100}@{domain}"
+            addresses.append((personal, "personal"))
+        return addresses
+
+    def emails(self, first: int, size: int) -> list[list[tuple[str, str]]]:
+        """The email addresses (and labels) of a batch, unique in the organization:
+        batches must be asked for in generation order (a taken address gets the
+        smallest free number, ``james.smith2@…``)."""
+        d = self._draw(first, size, people_only=True)
+        return [
+            [(self._unique(address), label) for address, label in self._addresses(d, i, p)]
+            for i, p in ((i, self._person(d, i)) for i in range(size))
+        ]
+
+    def _unique(self, address: str) -> str:
         used = self.used_emails
-        dataset = self.dataset
+        if address not in used:
+            used.add(address)
+            return address
+        # The smallest free number: every number below the last one given is taken.
+        local, _, domain = address.partition("@")
+        n = self._next_number.get(address, 2)
+        while f"{local}{n}@{domain}" in used:
+            n += 1
+        unique = f"{local}{n}@{domain}"
+        used.add(unique)
+        self._next_number[address] = n + 1
+        return unique
+
+    def batch(
+        self, first: int, size: int, emails: list[list[tuple[str, str]]] | None = None
+    ) -> Batch:
+        """The rows of contacts ``first`` to ``first + size`` (of this generator). Without
+        ``emails`` (from :meth:`emails`) the addresses are made unique here, so batches
+        must then be made in order."""
+        d = self._draw(first, size)
+        org, now = self.org, self.now
+        out = Batch()
+        bools = self.bools
+        sample = out.sample
+        ids, created_s, updated_s, contacted_s = (
+            d["ids"],
+            d["created"],
+            d["updated"],
+            d["contacted"],
+        )
         for i in range(size):
             contact_id = ids[i]
             ordinal = self.start + first + i
-            if has_company[i]:
-                company: Company | None = self.companies[company_of[i]]
-                assert company is not None
-                country = COUNTRIES[own_country[i]] if abroad[i] else company.country
-            else:
-                company = None
-                country = COUNTRIES[own_country[i]]
-            first_names, last_names = NAMES[country]
-            first_name = first_names[firsts_l[country][i]]
-            if rare[i]:
-                parts = rare_syllables[i][: rare_length[i]]
-                last_name = "".join(SYLLABLES[p] for p in parts).capitalize()
-                folded_last = last_name.lower()
-            else:
-                last_name = last_names[lasts_l[country][i]]
-                folded_last = self._folded[last_name]
-            folded_first = self._folded[first_name]
+            person = self._person(d, i)
+            company, country = person.company, person.country
+            first_name, last_name = person.first_name, person.last_name
+            folded_first, folded_last = person.folded_first, person.folded_last
             full_name = f"{first_name} {last_name}"
 
-            # Emails: work address at the company domain, or a free-mail one; a second,
-            # personal one for some. Unique in the organization (generation order).
-            style = email_style[i]
-            if style == 0:
-                local = f"{folded_first}.{folded_last}"
-            elif style == 1:
-                local = f"{folded_first[0]}{folded_last}"
-            elif style == 2:
-                local = f"{folded_first}_{folded_last}"
-            elif style == 3:
-                local = f"{folded_first}{folded_last[0]}"
-            elif style == 4:
-                local = f"{folded_first}.{folded_last}{email_digits[i]}"
+            if emails is None:
+                addresses = [(self._unique(a), label) for a, label in self._addresses(d, i, person)]
             else:
-                local = f"{folded_last}.{folded_first}"
-            free = FREE_MAIL[country]
-            emails: list[tuple[str, str]] = []
-            if company is not None and work_email[i]:
-                emails.append((_unique(f"{local}@{company.domain}", used), "work"))
-            else:
-                domain = free[free_pick[i][0] % len(free)]
-                emails.append((_unique(f"{local}@{domain}", used), "personal"))
-            if second_email[i]:
-                domain = free[free_pick[i][1] % len(free)]
-                personal = f"{folded_first}.{folded_last}{email_digits[i] + 100}@{domain}"
-                emails.append((_unique(personal, used), "personal"))
-            for position_no, (address, label) in enumerate(emails):
+                addresses = emails[i]
+            for position_no, (address, label) in enumerate(addresses):
                 out.emails.append(
                     (org, contact_id, position_no, address, label,
                      bools[position_no != 0], bools[0])
@@ -529,7 +617,7 @@ class Generator:
             # number space, two slots per contact).
             numbers: list[str] = []
             primary_phone: str | None = None
-            for slot in range(phone_count[i]):
+            for slot in range(d["phone_count"][i]):
                 number, kind = self.phone(country, ordinal * 2 + slot)
                 cipher = self.encrypt(number)
                 if slot == 0:
@@ -541,7 +629,7 @@ class Generator:
                 )  # fmt: skip
 
             tags: list[str] = []
-            for pick in tag_picks[i][: tag_count[i]]:
+            for pick in d["tag_picks"][i][: d["tag_count"][i]]:
                 tag = TAGS[pick]
                 if tag not in tags:
                     tags.append(tag)
@@ -549,32 +637,36 @@ class Generator:
                 out.tags.append((org, tag, contact_id))
 
             position_text = (
-                SENIORITY[seniority[i]] + POSITIONS[position[i]] if has_position[i] else None
+                SENIORITY[d["seniority"][i]] + POSITIONS[d["position"][i]]
+                if d["has_position"][i]
+                else None
             )
             company_name = company.name if company is not None else None
             company_id = company.id.hex if company is not None else None
-            status_text = STATUSES[status[i]]
-            owner_id = self.owners[owner[i]]
-            meta = f'{{"campaign": "{CAMPAIGNS[campaign[i]]}"}}' if campaign[i] >= 0 else "{}"
+            status_text = STATUSES[d["status"][i]]
+            owner_id = self.owners[d["owner"][i]]
+            campaign = d["campaign"][i]
+            meta = f'{{"campaign": "{CAMPAIGNS[campaign]}"}}' if campaign >= 0 else "{}"
             social = (
                 f'{{"linkedin": "https://www.linkedin.com/in/{folded_first}-{folded_last}'
                 f'-{ordinal:x}"}}'
-                if has_linkedin[i]
+                if d["has_linkedin"][i]
                 else "{}"
             )
             birthday = born = None
-            if has_birthday[i]:
-                born = (now - timedelta(days=int(birthday_days[i]))).date().isoformat()
+            if d["has_birthday"][i]:
+                born = (now - timedelta(days=int(d["birthday_days"][i]))).date().isoformat()
                 birthday = self.encrypt(born)
+            email_list = [address for address, _ in addresses]
             out.contacts.append(
                 (
                     org, contact_id, owner_id, 1, created_s[i], updated_s[i],
                     first_name, last_name, full_name,
                     f"{last_name.casefold()} {first_name.casefold()}",
-                    emails[0][0], primary_phone, company_id, company_name, position_text,
-                    status_text, score_l[i], SOURCES[source[i]], _json_list(tags), "{}",
-                    meta, birthday, social,
-                    contacted_s[i] if has_contacted[i] else None, owner_id,
+                    email_list[0], primary_phone, company_id, company_name, position_text,
+                    status_text, d["score"][i], SOURCES[d["source"][i]], _json_list(tags),
+                    "{}", meta, birthday, social,
+                    contacted_s[i] if d["has_contacted"][i] else None, owner_id,
                 )
             )  # fmt: skip
             # Exactly the row kith.contacts.search_index.reindex would write.
@@ -584,7 +676,7 @@ class Generator:
                     kind=KIND,
                     record_id=uuid.UUID(contact_id),
                     title=full_name,
-                    emails=[e for e, _ in emails],
+                    emails=email_list,
                     subtitle=" ".join(p for p in (company_name, position_text) if p),
                     tags=tags,
                 )
@@ -601,7 +693,7 @@ class Generator:
                     "id": contact_id,
                     "first_name": first_name,
                     "last_name": last_name,
-                    "emails": tuple(e for e, _ in emails),
+                    "emails": tuple(email_list),
                     "phones": tuple(numbers),
                     "company": company_name or "",
                     "birthday": born or "",
@@ -610,18 +702,18 @@ class Generator:
                 for key in dict.fromkeys(key[:120] for key in self.block(record)):
                     out.blocking_keys.append((org, key, contact_id))
 
-            if rare[i]:
-                dataset.rare_surnames[folded_last] += 1
+            if d["rare"][i]:
+                sample.rare_surnames[folded_last] += 1
             if ordinal % self.sample_every == 0:
-                dataset.contact_ids.append(uuid.UUID(contact_id))
-                dataset.first_names[folded_first] += 1
-                if len(dataset.samples) < 200:
-                    dataset.samples.append(
+                sample.contact_ids.append(uuid.UUID(contact_id))
+                sample.first_names[folded_first] += 1
+                if len(sample.samples) < MAX_SAMPLES:
+                    sample.samples.append(
                         {
                             "id": contact_id,
                             "firstName": first_name,
                             "lastName": last_name,
-                            "emails": [e for e, _ in emails],
+                            "emails": email_list,
                             "phones": numbers,
                             "company": company_name,
                             "companyId": company_id,
@@ -631,10 +723,6 @@ class Generator:
                             "ownerId": owner_id,
                         }
                     )
-        dataset.emails += len(out.emails)
-        dataset.phones += len(out.phones)
-        dataset.tags += len(out.tags)
-        dataset.blocking_keys += len(out.blocking_keys)
         return out
 
     def phone(self, country: str, slot: int) -> tuple[str, str]:
@@ -652,17 +740,12 @@ def _json_list(items: list[str]) -> str:
     return '["' + '", "'.join(items) + '"]' if items else "[]"
 
 
-def _unique(address: str, used: set[str]) -> str:
-    if address not in used:
-        used.add(address)
-        return address
-    local, _, domain = address.partition("@")
-    n = 2
-    while f"{local}{n}@{domain}" in used:
-        n += 1
-    unique = f"{local}{n}@{domain}"
-    used.add(unique)
-    return unique
+_worker_generator: Generator | None = None  # the generator a forked worker works for
+
+
+def _make_batch(first: int, size: int, emails: list[list[tuple[str, str]]]) -> Batch:
+    assert _worker_generator is not None
+    return _worker_generator.batch(first, size, emails)
 
 
 def _coprime_step(capacity: int, seed: int) -> int:

@@ -69,6 +69,18 @@ def generate(
             "first), or keep them up to date row by row",
         ),
     ] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes generating rows (default: one per core)"),
+    ] = None,
+    throwaway: Annotated[
+        bool,
+        typer.Option(
+            "--throwaway",
+            help="The database is a throwaway one: SQLite writes without journal and "
+            "fsync during the load (faster; a crash during the load can corrupt it)",
+        ),
+    ] = False,
 ) -> None:
     """Generate realistic contacts into the database configured by KITH_*.
 
@@ -122,6 +134,8 @@ def generate(
                 seed=seed,
                 blocking_keys=blocking_keys,
                 rebuild_indexes=rebuild_indexes,
+                processes=processes,
+                throwaway=throwaway,
                 progress=lambda done: progress.update(task, completed=done),
             )
     finally:

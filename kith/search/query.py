@@ -70,8 +70,16 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+# In ASCII the word characters are exactly the letters and digits.
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
 def word_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each word of ``text``, in order."""
+    if text.isascii():
+        for match in _ASCII_WORD.finditer(text):
+            yield match.span()
+        return
     start = -1
     for index, char in enumerate(text):
         if is_word_char(char):
@@ -85,6 +93,8 @@ def word_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def words(text: str) -> list[str]:
+    if text.isascii():
+        return _ASCII_WORD.findall(text)
     return [text[start:end] for start, end in word_spans(text)]
 
 

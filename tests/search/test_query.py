@@ -23,6 +23,8 @@ from kith.search.query import (
     is_word_char,
     parse_query,
     tsquery_expression,
+    word_spans,
+    words,
 )
 
 # Text with plenty of what query languages care about: quotes, operators, brackets,
@@ -70,6 +72,22 @@ def test_words_are_folded_and_split_on_everything_else() -> None:
 )
 def test_a_whole_email_address_is_one_term(text: str, terms: list[str]) -> None:
     assert parse_query(text) == SearchQuery(tuple(Term(term) for term in terms))
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | hostile_text)
+@example("ada.lovelace@acme.example")
+@example("x_y-z 9")
+def test_words_are_runs_of_word_characters(text: str) -> None:
+    # ASCII text takes a faster path; both must cut text where is_word_char says.
+    expected, run = [], ""
+    for char in text + " ":
+        if is_word_char(char):
+            run += char
+        elif run:
+            expected.append(run)
+            run = ""
+    assert words(text) == expected
+    assert [text[start:end] for start, end in word_spans(text)] == expected
 
 
 def test_one_character_words_are_dropped_next_to_longer_ones() -> None:
