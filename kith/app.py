@@ -17,6 +17,7 @@ from kith.auth.tokens import Passwords
 from kith.companies.router import router as companies_router
 from kith.contacts.router import router as contacts_router
 from kith.db.engine import Database
+from kith.graph.router import router as graph_router
 from kith.http.errors import install_error_handlers
 from kith.http.idempotency import IdempotencyMiddleware
 from kith.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -115,6 +116,7 @@ def create_app(
         companies_router,
         jobs_router,
         webhooks_router,
+        graph_router,
     )
     for router in routers:
         api.include_router(router)

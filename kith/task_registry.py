@@ -6,5 +6,6 @@ from __future__ import annotations
 
 def import_all_tasks() -> None:
     import kith.contacts.tasks
+    import kith.graph.tasks
     import kith.http.idempotency_tasks
     import kith.jobs.queue  # noqa: F401

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from kith.graph.analytics_store import compute_and_store
 from kith.jobs.models import Job
 from tests.factories import Tenant
 
@@ -126,6 +127,53 @@ def _duplicate_pair(client: TestClient, tenant: Tenant) -> str:
     return str(pairs["data"][0]["id"])
 
 
+def _graph_people(client: TestClient, tenant: Tenant) -> tuple[str, str]:
+    a, b = _contact(client, tenant), _contact(client, tenant)
+    response = client.post(
+        "/api/v1/graph/relationships",
+        json={"fromId": a, "toId": b, "type": "FRIEND", "strength": 0.8},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return a, str(response.json()["id"])
+
+
+def _relationship(client: TestClient, tenant: Tenant) -> str:
+    return _graph_people(client, tenant)[1]
+
+
+def _community(client: TestClient, tenant: Tenant) -> str:
+    _graph_people(client, tenant)
+    compute_and_store(tenant.factory.database, tenant.organization_id, lambda *_: None, job_id=None)
+    response = client.get("/api/v1/graph/communities", headers=tenant.admin.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"], "a related pair should make a community"
+    return str(response.json()["data"][0]["id"])
+
+
+def _introduction(client: TestClient, tenant: Tenant) -> str:
+    rep = tenant.member()
+    via = client.post(
+        "/api/v1/contacts",
+        json={"firstName": "Via", "email": f"via-{uuid.uuid4().hex[:8]}@acme.example"},
+        headers=rep.headers,
+    ).json()["id"]
+    target = _contact(client, tenant)
+    response = client.post(
+        "/api/v1/graph/relationships",
+        json={"fromId": via, "toId": target, "strength": 0.6},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        "/api/v1/graph/introduce",
+        json={"targetId": target, "viaId": via, "message": "Please introduce me"},
+        headers=tenant.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 # path parameter name → factory returning the id of a fresh record in ``tenant``
 RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "user_id": _user,
@@ -139,6 +187,9 @@ RESOURCE_FACTORIES: dict[str, Callable[[TestClient, Tenant], str]] = {
     "merge_id": _merge,
     "field_key": _custom_field,
     "pair_id": _duplicate_pair,
+    "relationship_id": _relationship,
+    "community_id": _community,
+    "introduction_id": _introduction,
 }
 
 # GET routes that show a record of each kind to its own organization, used to prove
@@ -151,4 +202,6 @@ READ_BACK: dict[str, str] = {
     "contact_id": "/api/v1/contacts/{id}",
     "company_id": "/api/v1/companies/{id}",
     "merge_id": "/api/v1/contacts/merges/{id}",
+    "relationship_id": "/api/v1/graph/relationships/{id}",
+    "introduction_id": "/api/v1/graph/introductions/{id}",
 }
