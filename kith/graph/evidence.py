@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from kith.graph import people
 from kith.graph.engine.model import NodeKey
-from kith.graph.models import NodeKind, Relationship, RelationshipType
+from kith.graph.models import NodeKind, Relationship, RelationshipSource, RelationshipType
 
 Pair = tuple[NodeKey, NodeKey]
 
@@ -104,13 +104,19 @@ def register_source(source: EvidenceSource) -> None:
 
 
 def relationship_evidence(row: Relationship) -> list[Evidence]:
-    """What a relationship row itself says: its declared type, and its counted
-    interactions (all dated at ``lastInteraction``; undated ones count as a year old)."""
+    """What a relationship row itself says: its declared type (unless the row was
+    inferred), and its counted interactions (all dated at ``lastInteraction``;
+    undated ones count as a year old)."""
     a = node_key(row.from_kind, row.from_id)
     b = node_key(row.to_kind, row.to_id)
-    found = [
-        Evidence(a, b, EvidenceKind.DECLARED, Direction.MUTUAL, None, relationship_type=row.type)
-    ]
+    found: list[Evidence] = []
+    # An inferred row declares nothing: only its evidence counts.
+    if row.source is not RelationshipSource.INFERRED:
+        found.append(
+            Evidence(
+                a, b, EvidenceKind.DECLARED, Direction.MUTUAL, None, relationship_type=row.type
+            )
+        )
     if row.interaction_count > 0:
         found.append(
             Evidence(

@@ -45,6 +45,7 @@ SORTS: dict[str, Any] = {
     "interactionCount": Relationship.interaction_count,
 }
 DEFAULT_SORT = ["-strength"]
+_INFERRED_IS_KITHS = "INFERRED is set by Kith for ties it infers from evidence."
 
 
 def ends(row: Relationship) -> Pair:
@@ -234,6 +235,8 @@ def _duplicate(
 def create(session: Session, principal: Principal, data: RelationshipIn) -> Relationship:
     """Record a relationship between two people (422 self-loop, 409 duplicate)."""
     principal.require(Permission.EDIT)
+    if data.source is RelationshipSource.INFERRED:
+        raise ValidationFailed.field("source", _INFERRED_IS_KITHS)
     if data.from_id == data.to_id:
         raise ValidationFailed.field("toId", "A relationship links two different people.")
     for kind, node_id in ((data.from_kind, data.from_id), (data.to_kind, data.to_id)):
@@ -291,6 +294,8 @@ def update(
     if "source" in sent:
         if data.source is None:
             raise ValidationFailed.field("source", "Cannot be null.")
+        if data.source is RelationshipSource.INFERRED:
+            raise ValidationFailed.field("source", _INFERRED_IS_KITHS)
         row.source = data.source
     if "notes" in sent:
         row.notes = data.notes
