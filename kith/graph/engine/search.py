@@ -1,0 +1,342 @@
+"""Interactive searches over a ``Snapshot``, on node indexes.
+
+- Strongest path: bidirectional Dijkstra on cost = -log(strength), stopping as soon as
+  the two frontiers' smallest distances add up to the best meeting found. When that path
+  has more hops than allowed, a hop-bounded label-setting search (below) answers exactly.
+- Fewest hops: bidirectional BFS layer by layer (always the smaller frontier), stopping at
+  the first layer where the two sides meet; among the shortest, the strongest.
+- Hop-bounded best-first search (network, to-many, the fallback above): labels
+  (cost, hops, node) popped by cost; a label is dropped when its node was already popped
+  with at most as many hops, so every node is settled by its strongest path of at most
+  ``max_hops`` edges, in order of strength.
+- k strongest loopless paths: Yen's algorithm over the strongest-path search.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from kith.graph.engine.snapshot import Snapshot
+
+NO_NODES: frozenset[int] = frozenset()
+NO_EDGES: frozenset[tuple[int, int]] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexPath:
+    nodes: tuple[int, ...]
+    strengths: tuple[float, ...]
+
+    @property
+    def cost(self) -> float:
+        return sum(-math.log(s) for s in self.strengths)
+
+    @property
+    def strength(self) -> float:
+        return math.prod(self.strengths)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A path ending at ``node``: ``hops`` edges, total ``cost``, the label it extends
+    and the strength of that last edge."""
+
+    cost: float
+    hops: int
+    node: int
+    parent: Label | None
+    strength: float
+
+    def path(self) -> IndexPath:
+        nodes: list[int] = []
+        strengths: list[float] = []
+        label: Label | None = self
+        while label is not None:
+            nodes.append(label.node)
+            if label.parent is not None:
+                strengths.append(label.strength)
+            label = label.parent
+        nodes.reverse()
+        strengths.reverse()
+        return IndexPath(tuple(nodes), tuple(strengths))
+
+    def path_strength(self) -> float:
+        strength = 1.0
+        label: Label | None = self
+        while label is not None and label.parent is not None:
+            strength *= label.strength
+            label = label.parent
+        return strength
+
+
+@dataclass(slots=True)
+class Settled:
+    """What a hop-bounded search settled, in settling order, and whether it stopped with
+    more nodes reachable (``truncated``)."""
+
+    labels: dict[int, Label] = field(default_factory=dict)
+    truncated: bool = False
+
+
+def _banned(u: int, v: int, nodes: Collection[int], edges: Collection[tuple[int, int]]) -> bool:
+    return v in nodes or (bool(edges) and (u, v) in edges)
+
+
+def hop_bounded(
+    snap: Snapshot,
+    source: int,
+    max_hops: int,
+    *,
+    targets: Collection[int] | None = None,
+    limit: int | None = None,
+    min_strength: float = 0.0,
+    banned_nodes: Collection[int] = NO_NODES,
+    banned_edges: Collection[tuple[int, int]] = NO_EDGES,
+) -> Settled:
+    """Settle nodes from ``source`` strongest first over paths of at most ``max_hops``
+    edges whose edges are each at least ``min_strength``; stop when every target is
+    settled, or after ``limit`` nodes (then ``truncated`` says whether more were
+    reachable)."""
+    result = Settled()
+    settled = result.labels
+    min_hops: dict[int, int] = {}
+    # The best (cost, hops) pushed per node: a label no better on both is not pushed.
+    pushed: dict[int, tuple[float, int]] = {source: (0.0, 0)}
+    remaining = set(targets) if targets is not None else None
+    heap: list[tuple[float, int, int, Label]] = [(0.0, 0, source, Label(0.0, 0, source, None, 1))]
+    tie = 0
+    while heap:
+        cost, hops, _, label = heapq.heappop(heap)
+        u = label.node
+        seen = min_hops.get(u)
+        if seen is not None and seen <= hops:
+            continue
+        if seen is None:
+            if limit is not None and len(settled) >= limit:
+                result.truncated = True
+                break
+            settled[u] = label
+            if remaining is not None:
+                remaining.discard(u)
+                if not remaining:
+                    break
+        min_hops[u] = hops
+        if hops >= max_hops:
+            continue
+        nbrs, strengths, costs = snap.row(u)
+        next_hops = hops + 1
+        for v, s, c in zip(nbrs, strengths, costs, strict=True):
+            if s < min_strength or _banned(u, v, banned_nodes, banned_edges):
+                continue
+            seen_v = min_hops.get(v)
+            if seen_v is not None and seen_v <= next_hops:
+                continue
+            new_cost = cost + c
+            best = pushed.get(v)
+            if best is not None and best[0] <= new_cost and best[1] <= next_hops:
+                continue
+            if best is None or new_cost < best[0]:
+                pushed[v] = (new_cost, next_hops)
+            tie += 1
+            heapq.heappush(
+                heap, (new_cost, next_hops, tie, Label(new_cost, next_hops, v, label, s))
+            )
+    return result
+
+
+def strongest_path(
+    snap: Snapshot,
+    source: int,
+    target: int,
+    max_hops: int,
+    banned_nodes: Collection[int] = NO_NODES,
+    banned_edges: Collection[tuple[int, int]] = NO_EDGES,
+) -> IndexPath | None:
+    """The strongest path of at most ``max_hops`` edges, or None."""
+    if source == target:
+        return IndexPath((source,), ())
+    found = _bidirectional_dijkstra(snap, source, target, banned_nodes, banned_edges)
+    if found is None:
+        return None
+    if len(found.strengths) <= max_hops:
+        return found
+    settled = hop_bounded(
+        snap,
+        source,
+        max_hops,
+        targets=(target,),
+        banned_nodes=banned_nodes,
+        banned_edges=banned_edges,
+    ).labels
+    label = settled.get(target)
+    return label.path() if label is not None else None
+
+
+def _bidirectional_dijkstra(
+    snap: Snapshot,
+    source: int,
+    target: int,
+    banned_nodes: Collection[int],
+    banned_edges: Collection[tuple[int, int]],
+) -> IndexPath | None:
+    inf = math.inf
+    dist: tuple[dict[int, float], dict[int, float]] = ({source: 0.0}, {target: 0.0})
+    parent: tuple[dict[int, tuple[int, float]], dict[int, tuple[int, float]]] = ({}, {})
+    done: tuple[set[int], set[int]] = (set(), set())
+    heaps: tuple[list[tuple[float, int]], list[tuple[float, int]]] = (
+        [(0.0, source)],
+        [(0.0, target)],
+    )
+    best = inf
+    meet = -1
+    while heaps[0] and heaps[1]:
+        if heaps[0][0][0] + heaps[1][0][0] >= best:
+            break
+        side = 0 if len(heaps[0]) <= len(heaps[1]) else 1
+        d, u = heapq.heappop(heaps[side])
+        if u in done[side]:
+            continue
+        done[side].add(u)
+        mine, other, pred = dist[side], dist[1 - side], parent[side]
+        nbrs, strengths, costs = snap.row(u)
+        for v, s, c in zip(nbrs, strengths, costs, strict=True):
+            if _banned(u, v, banned_nodes, banned_edges):
+                continue
+            nd = d + c
+            if nd < mine.get(v, inf):
+                mine[v] = nd
+                pred[v] = (u, s)
+                heapq.heappush(heaps[side], (nd, v))
+                through = other.get(v)
+                if through is not None and nd + through < best:
+                    best = nd + through
+                    meet = v
+    if meet < 0:
+        return None
+    return _join(meet, source, target, parent[0], parent[1])
+
+
+def _join(
+    meet: int,
+    source: int,
+    target: int,
+    forward: dict[int, tuple[int, float]],
+    backward: dict[int, tuple[int, float]],
+) -> IndexPath:
+    nodes = [meet]
+    strengths: list[float] = []
+    node = meet
+    while node != source:
+        node, s = forward[node]
+        nodes.append(node)
+        strengths.append(s)
+    nodes.reverse()
+    strengths.reverse()
+    node = meet
+    while node != target:
+        node, s = backward[node]
+        nodes.append(node)
+        strengths.append(s)
+    return IndexPath(tuple(nodes), tuple(strengths))
+
+
+def fewest_hops(snap: Snapshot, source: int, target: int, max_hops: int) -> IndexPath | None:
+    """A path with the fewest edges (at most ``max_hops``); the strongest among those."""
+    if source == target:
+        return IndexPath((source,), ())
+    dist = ({source: 0}, {target: 0})
+    best = ({source: 1.0}, {target: 1.0})
+    parent: tuple[dict[int, tuple[int, float]], dict[int, tuple[int, float]]] = ({}, {})
+    frontier: list[list[int]] = [[source], [target]]
+    radius = [0, 0]
+    while frontier[0] and frontier[1] and radius[0] + radius[1] < max_hops:
+        side = 0 if _volume(snap, frontier[0]) <= _volume(snap, frontier[1]) else 1
+        mine, strongest, pred = dist[side], best[side], parent[side]
+        level = radius[side] + 1
+        fresh: list[int] = []
+        for u in frontier[side]:
+            bu = strongest[u]
+            nbrs, strengths, _ = snap.row(u)
+            for v, s in zip(nbrs, strengths, strict=True):
+                dv = mine.get(v)
+                if dv is None:
+                    mine[v] = level
+                    strongest[v] = bu * s
+                    pred[v] = (u, s)
+                    fresh.append(v)
+                elif dv == level and bu * s > strongest[v]:
+                    strongest[v] = bu * s
+                    pred[v] = (u, s)
+        frontier[side] = fresh
+        radius[side] = level
+        other_dist, other_best = dist[1 - side], best[1 - side]
+        meet = -1
+        meet_strength = -1.0
+        for v in fresh:
+            if v in other_dist:
+                through = strongest[v] * other_best[v]
+                if through > meet_strength:
+                    meet, meet_strength = v, through
+        if meet >= 0:
+            return _join(meet, source, target, parent[0], parent[1])
+    return None
+
+
+def _volume(snap: Snapshot, frontier: list[int]) -> int:
+    if len(frontier) > 64:
+        return len(frontier) * 16
+    return sum(snap.degree(u) for u in frontier)
+
+
+def k_strongest(snap: Snapshot, source: int, target: int, k: int, max_hops: int) -> list[IndexPath]:
+    """Yen's k strongest loopless paths of at most ``max_hops`` edges, strongest first."""
+    first = strongest_path(snap, source, target, max_hops)
+    if first is None:
+        return []
+    found = [first]
+    if source == target:
+        return found
+    candidates: list[tuple[float, int, IndexPath]] = []
+    known = {first.nodes}
+    tie = 0
+    while len(found) < k:
+        previous = found[-1]
+        for i in range(len(previous.nodes) - 1):
+            spur = previous.nodes[i]
+            root = previous.nodes[: i + 1]
+            banned_edges: set[tuple[int, int]] = set()
+            for path in found:
+                if path.nodes[: i + 1] == root and len(path.nodes) > i + 1:
+                    a, b = path.nodes[i], path.nodes[i + 1]
+                    banned_edges.update(((a, b), (b, a)))
+            spur_path = strongest_path(
+                snap, spur, target, max_hops - i, frozenset(root[:-1]), banned_edges
+            )
+            if spur_path is None:
+                continue
+            nodes = root[:-1] + spur_path.nodes
+            if nodes in known:
+                continue
+            known.add(nodes)
+            path = IndexPath(nodes, previous.strengths[:i] + spur_path.strengths)
+            tie += 1
+            heapq.heappush(candidates, (path.cost, tie, path))
+        if not candidates:
+            break
+        found.append(heapq.heappop(candidates)[2])
+    return found
+
+
+def edges_among(snap: Snapshot, nodes: Iterable[int]) -> list[tuple[int, int, float]]:
+    """Each edge between two of ``nodes`` once."""
+    inside = set(nodes)
+    edges: list[tuple[int, int, float]] = []
+    for u in inside:
+        nbrs, strengths, _ = snap.row(u)
+        for v, s in zip(nbrs, strengths, strict=True):
+            if u < v and v in inside:
+                edges.append((u, v, s))
+    return edges
