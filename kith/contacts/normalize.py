@@ -260,7 +260,8 @@ def email_domain(email: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _free_mail_domains() -> frozenset[str]:
+def free_mail_domains() -> frozenset[str]:
+    """The free / consumer mailbox domains (``data/free_mail_domains.txt``), ASCII."""
     return frozenset(row[0].strip().lower() for row in _data_rows("free_mail_domains.txt", 1))
 
 
@@ -273,7 +274,7 @@ def is_free_mail_domain(domain: str) -> bool:
             key = idna.encode(key, uts46=True).decode("ascii")
         except idna.IDNAError:
             return False
-    return key in _free_mail_domains()
+    return key in free_mail_domains()
 
 
 # --- phone ------------------------------------------------------------------

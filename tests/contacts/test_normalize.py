@@ -274,10 +274,10 @@ def test_email_domain_and_free_mail() -> None:
 
 
 def test_free_mail_data_file_is_a_real_list() -> None:
-    domains = norm._free_mail_domains()
+    domains = norm.free_mail_domains()
     assert len(domains) >= 100
     assert all(d == d.strip().lower() and d.isascii() and "." in d for d in domains)
-    assert norm._free_mail_domains() is domains  # read once
+    assert norm.free_mail_domains() is domains  # read once
 
 
 # --- phone ------------------------------------------------------------------

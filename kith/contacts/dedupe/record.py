@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from kith.contacts.normalize import free_mail_domains
+
 
 @dataclass(frozen=True, slots=True)
 class MatchRecord:
@@ -38,20 +40,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Mail providers whose domain says nothing about where a person works.
-FREE_MAIL_DOMAINS = _words(
-    """
-    gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de ymail.com
-    rocketmail.com hotmail.com hotmail.co.uk hotmail.fr hotmail.de outlook.com
-    outlook.de live.com live.co.uk msn.com aol.com icloud.com me.com mac.com proton.me
-    protonmail.com pm.me gmx.com gmx.de gmx.net web.de t-online.de mail.com zoho.com
-    yandex.com yandex.ru mail.ru fastmail.com hey.com tutanota.com orange.fr free.fr
-    laposte.net wanadoo.fr btinternet.com sky.com virginmedia.com comcast.net
-    verizon.net att.net sbcglobal.net bellsouth.net cox.net charter.net earthlink.net
-    shaw.ca rogers.com sympatico.ca bigpond.com optusnet.com.au qq.com 163.com 126.com
-    naver.com libero.it seznam.cz wp.pl o2.pl
-    """
-)
+# Mail providers whose domain says nothing about where a person works: the one list
+# the contacts domain keeps (kith/contacts/data/free_mail_domains.txt).
+FREE_MAIL_DOMAINS = free_mail_domains()
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _SPACES = re.compile(r"\s+")
