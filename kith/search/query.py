@@ -11,11 +11,15 @@ that finds ada.lovelace@acme.example.
 - Every word is matched as a prefix ("joh" finds John) and all words must match
   (AND), in any field.
 - A whole email address (something@domain.tld, also while still being typed after
-  the domain's dot) is one term: its words run together ("ada.lovelace@acme.example"
-  is ``adalovelaceacmeexample``), which the index holds for every address (see
-  :func:`email_compound`). Its parts would each be common ("gmail", "com") and
-  costly to intersect; the address itself is selective. It matches addresses that
-  start with what was typed.
+  the domain's dot) is one term: its words run together after the mark
+  :data:`ADDRESS_MARK` ("ada.lovelace@acme.example" is ``0madalovelaceacmeexample``),
+  which the index holds for every address (see :func:`email_compound`). Its parts
+  would each be common ("gmail", "com") and costly to intersect; the address itself
+  is selective. It matches addresses that start with what was typed. The mark keeps
+  these terms (one per address) apart from words: without it every address of a
+  James would be a term starting with "james", and a prefix search for "james"
+  would merge the posting lists of all of them (at 1M contacts, tens of thousands:
+  most of what such a query cost on both backends).
 - One-character words: the FTS5 prefix index holds 2- and 3-character prefixes only,
   so a one-character prefix would read every term starting with that character. When
   the query has longer words they are dropped ("j smith" is "smith"); a query of
@@ -102,9 +106,16 @@ def words(text: str) -> list[str]:
 _ADDRESS = re.compile(r"[^@]*[^\W_][^@]*@[^@.]*[^\W_][^@]*\.[^\W_]")
 
 
+# Starts every address term; a digit then a letter, so that both FTS5 and PostgreSQL's
+# parser (a "numword") keep the term in one piece, and no word of a name starts so.
+ADDRESS_MARK = "0m"
+
+
 def email_compound(address: str) -> str:
-    """The words of an address run together: the one token that finds it whole."""
-    return "".join(words(address))
+    """The words of an address run together after :data:`ADDRESS_MARK`: the one token
+    that finds it whole ("" for an address without words)."""
+    joined = "".join(words(address))
+    return f"{ADDRESS_MARK}{joined}" if joined else ""
 
 
 def parse_query(text: str) -> SearchQuery:
@@ -132,8 +143,14 @@ def fts5_expression(query: SearchQuery) -> str:
     return " AND ".join(f'"{term.text}"' + ("*" if term.prefix else "") for term in query.terms)
 
 
-def tsquery_expression(query: SearchQuery) -> str:
-    """``to_tsquery`` input: every term quoted, ``:*`` for prefixes, joined by ``&``."""
+def tsquery_expression(query: SearchQuery, *, weights: str = "") -> str:
+    """``to_tsquery`` input: every term quoted, ``:*`` for prefixes, joined by ``&``;
+    ``weights`` (e.g. ``"A"``) restricts each term to words of those weights."""
     if not query:
         raise ValueError("an empty query has no tsquery")
-    return " & ".join(f"'{term.text}'" + (":*" if term.prefix else "") for term in query.terms)
+    if weights not in ("", "A", "AB", "ABC"):
+        raise ValueError("weights must be a leading run of A, B, C")
+    return " & ".join(
+        f"'{term.text}'" + (f":*{weights}" if term.prefix else f":{weights}" if weights else "")
+        for term in query.terms
+    )

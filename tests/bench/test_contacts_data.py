@@ -129,7 +129,11 @@ def test_generated_contacts_are_found_by_search_and_filters(
         assert contact["status"] == "CUSTOMER"
         assert "newsletter" in contact["tags"]
     everyone = client.get(CONTACTS, params={"limit": 100}, headers=headers).json()
-    assert everyone["totalCount"] == COUNT
+    # A large list may count only up to a cap (then totalCountCapped says so).
+    if everyone.get("totalCountCapped"):
+        assert COUNT >= everyone["totalCount"] >= 100
+    else:
+        assert everyone["totalCount"] == COUNT
     names = [(c["lastName"].casefold(), c["firstName"].casefold()) for c in everyone["data"]]
     assert names == sorted(names)
     deeper = client.get(
