@@ -45,7 +45,15 @@ from kith.contacts.timeline import timeline
 from kith.db.session import DbSession
 from kith.errors import Conflict, NotFound, ValidationFailed
 from kith.http.etag import VersionedRoute
-from kith.http.pagination import ListParams, Page, PageInfo, list_params, paginate
+from kith.http.pagination import (
+    ListParams,
+    Page,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    list_params,
+    paginate,
+)
 from kith.jobs import service as jobs
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=VersionedRoute)
@@ -414,19 +422,36 @@ def restore_contact(
     return service.to_out(service.restore_contact(session, principal, contact_id))
 
 
+TIMELINE_CURSOR = "timeline"
+
+
 @router.get("/{contact_id}/timeline", response_model=Page[TimelineItem])
 def contact_timeline(
     contact_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,
     limit: int = Query(20, ge=1, le=100),
-    before: datetime | None = Query(None, description="Items strictly older than this"),
+    cursor: str | None = Query(None, description="`nextCursor` of the previous page"),
+    before: datetime | None = Query(None, description="Only items strictly older than this"),
 ) -> Page[TimelineItem]:
     """Everything that happened to the contact, newest first: field and status
-    changes, merges (and, as they arrive, interactions, deals and notes)."""
+    changes, merges (and, as they arrive, interactions, deals and notes). Page with
+    `cursor`; `before` starts the list at a point in time."""
     details = service.get_details(session, principal, contact_id)
-    items, has_more = timeline(session, principal, [details.contact.id], before=before, limit=limit)
-    next_cursor = items[-1].occurred_at.isoformat() if has_more and items else None
+    start: tuple[datetime, str] | None = None
+    if cursor is not None:
+        at, item_id = decode_cursor(cursor, TIMELINE_CURSOR, 2)
+        if not isinstance(at, datetime) or not isinstance(item_id, str):
+            raise ValidationFailed.field("cursor", "The cursor is invalid or expired.")
+        start = (at, item_id)
+    elif before is not None:
+        start = (before, "")  # "" sorts below every id: nothing of that instant
+    items, has_more = timeline(session, principal, [details.contact.id], before=start, limit=limit)
+    next_cursor = (
+        encode_cursor([items[-1].occurred_at, items[-1].id], TIMELINE_CURSOR)
+        if has_more and items
+        else None
+    )
     return Page[TimelineItem](
         data=[TimelineItem(**item.__dict__) for item in items],
         pagination=PageInfo(page=1, limit=limit, has_next=has_more, next_cursor=next_cursor),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from kith.audit.models import AuditEntry
@@ -31,8 +31,12 @@ class Item:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-# (session, principal, contact ids, before, limit) → newest items before ``before``
-Source = Callable[[Session, Principal, list[uuid.UUID], datetime | None, int], list[Item]]
+# Where a page ends: its last item's (occurred_at, id). Items are ordered by both, newest
+# first, so a page boundary between items of the same instant neither skips nor repeats.
+Before = tuple[datetime, str]
+# (session, principal, contact ids, before, limit) → the newest ``limit`` items strictly
+# older than ``before`` in (occurred_at, id) order, newest first
+Source = Callable[[Session, Principal, list[uuid.UUID], Before | None, int], list[Item]]
 # (session, principal, contact ids) → how many items the source has in all
 Counter = Callable[[Session, Principal, list[uuid.UUID]], int]
 SOURCES: dict[str, tuple[Source, Counter]] = {}
@@ -66,21 +70,41 @@ def _audit_count(session: Session, principal: Principal, contact_ids: list[uuid.
     return int(session.execute(stmt).scalar_one())
 
 
+def older_than(
+    prefix: str, occurred_at: Any, record_id: Any, before: Before | None
+) -> ColumnElement[bool] | None:
+    """The condition a source whose item ids are ``f"{prefix}:{record_id}"`` puts on its
+    rows for :data:`Before` (``record_id`` a UUID column: UUIDs order like their text)."""
+    if before is None:
+        return None
+    at, item_id = before
+    source, _, raw_id = item_id.partition(":")
+    if source == prefix:
+        try:
+            same_instant = record_id < uuid.UUID(raw_id)
+        except ValueError:
+            same_instant = false()
+    else:  # ids of another source: all of this one's sort below them, or none
+        same_instant = true() if prefix < source else false()
+    return or_(occurred_at < at, and_(occurred_at == at, same_instant))
+
+
 def _audit_source(
     session: Session,
     principal: Principal,
     contact_ids: list[uuid.UUID],
-    before: datetime | None,
+    before: Before | None,
     limit: int,
 ) -> list[Item]:
     stmt = (
         select(AuditEntry)
         .where(_audit_filter(principal, contact_ids))
-        .order_by(AuditEntry.occurred_at.desc())
+        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
-    if before is not None:
-        stmt = stmt.where(AuditEntry.occurred_at < before)
+    condition = older_than("audit", AuditEntry.occurred_at, AuditEntry.id, before)
+    if condition is not None:
+        stmt = stmt.where(condition)
     items = []
     for entry in session.execute(stmt).scalars():
         summary = _ACTIONS.get(entry.action, entry.action)
@@ -107,7 +131,7 @@ def timeline(
     principal: Principal,
     contact_ids: list[uuid.UUID],
     *,
-    before: datetime | None = None,
+    before: Before | None = None,
     limit: int = 50,
 ) -> tuple[list[Item], bool]:
     """Items of all sources, newest first; ``(items, has_more)``."""

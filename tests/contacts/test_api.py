@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from kith.audit.models import AuditEntry
 from kith.auth.roles import Role
 from kith.contacts.models import Contact, ContactPhone
 from kith.events.models import OutboxEvent
@@ -420,3 +422,51 @@ def test_timeline_and_events(
             .all()
         )
     assert events == ["contact.created", "contact.updated", "contact.updated", "contact.deleted"]
+
+
+def test_timeline_pages_through_items_of_the_same_instant(
+    client: TestClient, tenant: Tenant, create: Create, db: TransactionalDatabase
+) -> None:
+    """Changes recorded in one instant (a bulk update, an import) are split across pages
+    by the cursor without skipping or repeating any of them."""
+    h = tenant.admin.headers
+    contact = create(firstName="Same", lastName="Instant")
+    instant = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with db.transaction() as session:
+        for n in range(7):
+            session.add(
+                AuditEntry(
+                    organization_id=tenant.organization_id,
+                    occurred_at=instant,
+                    actor_type="user",
+                    actor_id=tenant.admin.user_id,
+                    action="contact.updated",
+                    entity_type="contact",
+                    entity_id=contact["id"],
+                    changes={"position": [None, f"P{n}"]},
+                )
+            )
+    url = f"{CONTACTS}/{contact['id']}/timeline"
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(20):
+        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(url, params=params, headers=h)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen += [item["id"] for item in body["data"]]
+        cursor = body["pagination"]["nextCursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 8  # the 7 changes and "Contact created"
+    assert body["totalCount"] == 8
+    # "Contact created" is newer than the back-dated changes; ``before`` starts the list
+    # at an instant, leaving out that instant itself
+    assert seen[0] not in set(seen[1:])
+    after = (instant + timedelta(seconds=1)).isoformat()
+    older = client.get(url, params={"before": after, "limit": 20}, headers=h).json()
+    assert [item["id"] for item in older["data"]] == seen[1:]
+    none = client.get(url, params={"before": instant.isoformat()}, headers=h).json()
+    assert none["data"] == []
+    bad = client.get(url, params={"cursor": "not-a-cursor"}, headers=h)
+    assert_envelope(bad, 422)
