@@ -160,7 +160,7 @@ class Queries:
     ids: list[str]
     deep_cursors: list[str]
     deep_depth: int
-    filter_counts: list[int]
+    filter_counts: list[str]  # totalCount of the first page, "200+" when capped
     companies: list[str]
 
 
@@ -344,7 +344,7 @@ def prepare_queries(
     ids = [str(i) for i in dataset.contact_ids]
     random.Random(3).shuffle(ids)
     cursors: list[str] = []
-    counts: list[int] = []
+    counts: list[str] = []
     depth = deep_pages
     headers = {"authorization": f"Bearer {token}"}
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=120.0) as client:
@@ -357,7 +357,8 @@ def prepare_queries(
                 response.raise_for_status()
                 body = response.json()
                 if pages == 0:
-                    counts.append(int(body["totalCount"]))
+                    capped = "+" if body.get("totalCountCapped") else ""
+                    counts.append(f"{int(body['totalCount']):,}{capped}")
                 cursor = body["pagination"]["nextCursor"]
                 if not cursor:
                     break
@@ -541,7 +542,7 @@ def markdown_block(run: Run, *, backend_detail: str, command: str, errors: Seque
     total_rows = sum(rows.values())
     stages = ", ".join(f"{name} {seconds:,.1f} s" for name, seconds in load.stages.items())
     filters = ", ".join(
-        f"`{'&'.join(f'{k}={v}' for k, v in params.items())}` {count:,}"
+        f"`{'&'.join(f'{k}={v}' for k, v in params.items())}` {count}"
         for params, count in zip(FILTERS, run.queries.filter_counts, strict=False)
     )
     lines = [

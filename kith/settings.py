@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 7 * 24 * 3600
     invite_token_ttl_seconds: int = 72 * 3600
     jwt_issuer: str = "kith"
+    # What a token or API key resolves to (role, teams) is cached this long per process;
+    # a change made through another API process shows after at most this delay. 0: off.
+    auth_cache_seconds: float = 5.0
     # argon2id cost; tests lower it, production keeps the library defaults.
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536

@@ -4,14 +4,16 @@ MFA enrolment, invite acceptance, and resolving a request's principal."""
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
 import pyotp
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from kith.audit import service as audit
 from kith.auth.models import (
@@ -22,6 +24,7 @@ from kith.auth.models import (
     MembershipStatus,
     Organization,
     RefreshToken,
+    Team,
     TeamMember,
     User,
 )
@@ -30,6 +33,7 @@ from kith.auth.roles import Role
 from kith.auth.schemas import LoginIn, SignupIn
 from kith.auth.tokens import (
     API_KEY_PREFIX,
+    AccessClaims,
     Passwords,
     bearer_token,
     decode_access_token,
@@ -425,16 +429,117 @@ def _team_ids(
     return frozenset(rows)
 
 
+class PrincipalCache:
+    """Who a credential is, remembered for a few seconds: resolving it costs two queries
+    on every request otherwise. Any write to the tables a principal is made of (users,
+    memberships, sessions, API keys, teams) empties it, in this process at once; other
+    API processes notice within ``KITH_AUTH_CACHE_SECONDS``."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def get(self, key: tuple[Any, ...]) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[Any, ...], principal: Principal, ttl: float, generation: int) -> None:
+        """Remember ``principal`` unless the cache was emptied since ``generation`` (it
+        was read from rows a concurrent transaction has changed since)."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (time.monotonic() + ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+principals = PrincipalCache()
+_PRINCIPAL_TABLES: tuple[type[Any], ...] = (
+    Organization,
+    User,
+    Membership,
+    Team,
+    TeamMember,
+    AuthSession,
+    ApiKey,
+)
+_AUTH_CHANGED = "kith_auth_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_principals_on_flush(session: Session, _context: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, _PRINCIPAL_TABLES):
+            session.info[_AUTH_CHANGED] = True
+            principals.clear()
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_principals_on_bulk_write(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and any(
+        issubclass(mapper.class_, _PRINCIPAL_TABLES) for mapper in state.all_mappers
+    ):
+        state.session.info[_AUTH_CHANGED] = True
+        principals.clear()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_principals_on_commit(session: Session) -> None:
+    # Again after the commit: a request may have cached the old rows in between.
+    if session.info.pop(_AUTH_CHANGED, False):
+        principals.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_principals_on_rollback(session: Session) -> None:
+    session.info.pop(_AUTH_CHANGED, None)
+
+
 def resolve_principal(session: Session, settings: Settings, authorization: str | None) -> Principal:
-    """The principal behind an ``Authorization: Bearer`` header (JWT or API key)."""
+    """The principal behind an ``Authorization: Bearer`` header (JWT or API key). The
+    token itself is checked on every request; what it resolves to is cached for
+    ``KITH_AUTH_CACHE_SECONDS`` (see :class:`PrincipalCache`)."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized()
+    ttl = settings.auth_cache_seconds
+    generation = principals.generation
     if token.startswith(API_KEY_PREFIX):
-        return _api_key_principal(session, token)
-    claims = decode_access_token(settings, token)
-    if claims is None:
-        raise Unauthorized("The access token is invalid or expired.", code="INVALID_TOKEN")
+        key: tuple[Any, ...] = ("key", digest(token))
+        cached = principals.get(key) if ttl > 0 else None
+        if cached is not None:
+            return cached
+        principal = _api_key_principal(session, token)
+    else:
+        claims = decode_access_token(settings, token)
+        if claims is None:
+            raise Unauthorized("The access token is invalid or expired.", code="INVALID_TOKEN")
+        key = ("session", claims.session_id, claims.organization_id, claims.user_id)
+        cached = principals.get(key) if ttl > 0 else None
+        if cached is not None:
+            return cached
+        principal = _session_principal(session, claims)
+    if ttl > 0:
+        principals.put(key, principal, ttl, generation)
+    return principal
+
+
+def _session_principal(session: Session, claims: AccessClaims) -> Principal:
     row = session.execute(
         select(Membership.role)
         .join(User, User.id == Membership.user_id)

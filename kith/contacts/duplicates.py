@@ -7,10 +7,11 @@ else the default model shipped with Kith."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from kith.auth.principal import Principal
@@ -19,7 +20,7 @@ from kith.auth.scoping import scoped
 from kith.contacts.dedupe.blocking import MAX_BLOCK_SIZE, blocking_keys
 from kith.contacts.dedupe.model import DEFAULT_THRESHOLD, Match, MatchModel
 from kith.contacts.dedupe.record import MatchRecord
-from kith.contacts.dedupe.scan import possible_duplicates
+from kith.contacts.dedupe.scan import MAX_CANDIDATES, possible_duplicates
 from kith.contacts.models import (
     BlockingKey,
     Contact,
@@ -115,17 +116,22 @@ def _records(
 ) -> list[MatchRecord]:
     if not ids:
         return []
-    contacts = (
-        session.execute(
-            select(Contact).where(
-                Contact.organization_id == organization_id,
-                Contact.id.in_(ids),
-                Contact.deleted_at.is_(None),
-            )
+    # Only the compared columns, as rows: candidates are many, ORM objects cost more
+    # than the comparison.
+    contacts = session.execute(
+        select(
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.company_name,
+            Contact.addresses,
+            Contact.birthday,
+        ).where(
+            Contact.organization_id == organization_id,
+            Contact.id.in_(ids),
+            Contact.deleted_at.is_(None),
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     emails: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
     phones: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
     for cid, email in session.execute(
@@ -134,30 +140,35 @@ def _records(
         .order_by(ContactEmail.position)
     ):
         emails[cid].append(email)
-    for phone in session.execute(
-        select(ContactPhone)
+    for cid, number in session.execute(
+        select(ContactPhone.contact_id, ContactPhone.number)
         .where(ContactPhone.organization_id == organization_id, ContactPhone.contact_id.in_(ids))
         .order_by(ContactPhone.position)
-    ).scalars():
-        phones[phone.contact_id].append(phone.number)
-    return [match_record(c, emails[c.id], phones[c.id]) for c in contacts]
+    ):
+        phones[cid].append(number)
+    return [match_record(c, emails[c.id], phones[c.id]) for c in contacts]  # type: ignore[arg-type]
 
 
-def _lookup(session: Session, organization_id: uuid.UUID) -> Any:
+def _lookup(session: Session, organization_id: uuid.UUID, exclude: uuid.UUID) -> Any:
     def lookup(keys: Sequence[str]) -> list[MatchRecord]:
-        ids: list[uuid.UUID] = []
-        for key in dict.fromkeys(k[:120] for k in keys):
-            ids += (
-                session.execute(
-                    select(BlockingKey.contact_id)
-                    .where(BlockingKey.organization_id == organization_id, BlockingKey.key == key)
-                    .limit(MAX_BLOCK_SIZE)
-                )
-                .scalars()
-                .all()
-            )
-        by_id = {r.id: r for r in _records(session, organization_id, list(dict.fromkeys(ids)))}
-        return [by_id[str(i)] for i in ids if str(i) in by_id]
+        # All keys in one statement, each block capped at MAX_BLOCK_SIZE.
+        blocks = [
+            select(BlockingKey.contact_id)
+            .where(BlockingKey.organization_id == organization_id, BlockingKey.key == key)
+            .limit(MAX_BLOCK_SIZE)
+            .subquery()
+            for key in dict.fromkeys(k[:120] for k in keys)
+        ]
+        if not blocks:
+            return []
+        ids = session.execute(union_all(*[select(b.c.contact_id) for b in blocks])).scalars()
+        shared = Counter(i for i in ids if i != exclude)
+        # candidates_for keeps the MAX_CANDIDATES sharing most keys (ties by id): only
+        # those are loaded, each returned once per key it shares, so that it ranks
+        # them exactly as it would have all of them.
+        kept = sorted(shared, key=lambda i: (-shared[i], str(i)))[:MAX_CANDIDATES]
+        records = _records(session, organization_id, kept)
+        return [r for r in records for _ in range(shared[uuid.UUID(r.id)])]
 
     return lookup
 
@@ -209,7 +220,10 @@ def check(
     record = record_of(details)
     session.flush()
     found = possible_duplicates(
-        record, _lookup(session, org), model_for(session, org), threshold=DEFAULT_THRESHOLD
+        record,
+        _lookup(session, org, details.contact.id),
+        model_for(session, org),
+        threshold=DEFAULT_THRESHOLD,
     )
     if not found:
         return []
@@ -271,6 +285,8 @@ def open_pairs_for(
         .all()
     )
     others = {p.contact_b if p.contact_a == contact_id else p.contact_a: p for p in rows}
+    if not others:
+        return []
     names = dict(
         session.execute(
             select(Contact.id, Contact.full_name).where(
@@ -289,11 +305,18 @@ def open_pairs_for(
 # -- the review queue ---------------------------------------------------------------------
 
 
+# Built once: a new aliased class per request costs more than the query it serves.
+_CONTACT_A = aliased(Contact, name="pair_contact_a")
+_CONTACT_B = aliased(Contact, name="pair_contact_b")
+
+
 def visible_pairs(principal: Principal) -> Any:
     """Pairs whose two contacts are live and visible to the caller."""
-    a, b = aliased(Contact), aliased(Contact)
     stmt = select(DuplicatePair).where(DuplicatePair.organization_id == principal.organization_id)
-    for alias, column in ((a, DuplicatePair.contact_a), (b, DuplicatePair.contact_b)):
+    for alias, column in (
+        (_CONTACT_A, DuplicatePair.contact_a),
+        (_CONTACT_B, DuplicatePair.contact_b),
+    ):
         visible_ids = scoped(alias, principal, select(alias.id)).where(alias.deleted_at.is_(None))
         stmt = stmt.where(column.in_(visible_ids))
     return stmt

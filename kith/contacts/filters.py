@@ -43,7 +43,7 @@ class ContactFilters:
     custom: dict[str, str] = field(default_factory=dict)
 
 
-def contact_filters(
+async def contact_filters(
     request: Request,
     search: str | None = Query(None, max_length=200, description="Full-text, prefix-matched"),
     status: list[ContactStatus] = Query(default_factory=list),

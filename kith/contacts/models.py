@@ -71,15 +71,22 @@ class Contact(TenantMixin, OwnedMixin, VersionedMixin, TimestampMixin, Base):
             ["companies.organization_id", "companies.id"],
             name="fk_contacts_company",
         ),
-        Index("ix_contacts_org_sort_name", "organization_id", "sort_name", "id"),
         Index("ix_contacts_org_created", "organization_id", "created_at", "id"),
         Index("ix_contacts_org_updated", "organization_id", "updated_at", "id"),
         Index("ix_contacts_org_score", "organization_id", "lead_score", "id"),
         Index("ix_contacts_org_last_contact", "organization_id", "last_contact_date", "id"),
-        Index("ix_contacts_org_owner", "organization_id", "owner_id", "sort_name"),
         Index("ix_contacts_org_company", "organization_id", "company_id"),
-        Index("ix_contacts_org_status", "organization_id", "status", "sort_name"),
-        Index("ix_contacts_org_deleted", "organization_id", "deleted_at"),
+        # Lists by name (the default order; the id is the keyset tiebreaker): alone, by
+        # status, by owner (SALES_REP scope, ownerId filter). ``deleted_at`` is a key
+        # column, not a partial-index condition, so SQLite finds every filtered column
+        # in the index and reads no table row until the page is found (migration 0007).
+        Index("ix_contacts_list_name", "organization_id", "deleted_at", "sort_name", "id"),
+        Index(
+            "ix_contacts_list_status", "organization_id", "status", "deleted_at", "sort_name", "id"
+        ),
+        Index(
+            "ix_contacts_list_owner", "organization_id", "owner_id", "deleted_at", "sort_name", "id"
+        ),
     )
 
 

@@ -54,11 +54,15 @@ from kith.http.pagination import (
     list_params,
     paginate,
 )
+from kith.http.wire import ModelResponse
 from kith.jobs import service as jobs
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=VersionedRoute)
 Params = Depends(list_params)
 Filters = Depends(contact_filters.contact_filters)
+# Lists count matches up to this many (then totalCount is 200 and totalCountCapped
+# true): an exact count of a large filtered list reads every match, on every page.
+COUNT_CAP = 200
 
 
 def _region(session: DbSession, principal: CurrentPrincipal) -> str:
@@ -73,7 +77,7 @@ def _page(
     *,
     deleted: bool = False,
     with_highlights: bool = False,
-) -> Page[SearchHit]:
+) -> ModelResponse:
     definitions = service.field_definitions(session, principal.organization_id)
     stmt = contact_filters.apply(
         session, service.visible(principal, deleted=deleted), filters, definitions
@@ -98,10 +102,24 @@ def _page(
         default_sort=default,
         id_column=Contact.id,
         to_item=lambda c: c,
+        count_cap=COUNT_CAP,
+        # Live lists: deleted_at is NULL throughout, and the name indexes hold it.
+        pinned=None if deleted else {"name": [Contact.deleted_at]},
+        # Not with search: loading the rows would run the full-text match again.
+        keys_first=not filters.search,
     )
     details = service.details_of(session, page.data)
+    envelope = {
+        "pagination": page.pagination,
+        "total_count": page.total_count,
+        "total_count_capped": page.total_count_capped,
+    }
+    if not with_highlights:
+        return ModelResponse(
+            Page[ContactOut](data=[service.to_out(d) for d in details], **envelope)
+        )
     marks = {}
-    if with_highlights and filters.search and details:
+    if filters.search and details:
         marks = search.highlights(
             session,
             organization_id=principal.organization_id,
@@ -110,10 +128,9 @@ def _page(
             record_ids=[d.contact.id for d in details],
         )
     hits = [
-        SearchHit(**service.to_out(d).model_dump(), highlights=marks.get(d.contact.id, {}))
-        for d in details
+        service.to_out(d, model=SearchHit, highlights=marks.get(d.contact.id, {})) for d in details
     ]
-    return Page[SearchHit](data=hits, pagination=page.pagination, total_count=page.total_count)
+    return ModelResponse(Page[SearchHit](data=hits, **envelope))
 
 
 @router.get("", response_model=Page[ContactOut])
@@ -122,11 +139,13 @@ def list_contacts(
     session: DbSession,
     params: ListParams = Params,
     filters: ContactFilters = Filters,
-) -> Page[SearchHit]:
+) -> Response:
     """Contacts the caller may see, filtered (``status``, ``tag``, ``ownerId``,
     ``companyId``, ``leadScoreMin``/``Max``, ``createdAfter``/``Before``,
     ``updatedAfter``/``Before``, ``cf.<key>``, ``search``) and sorted (``name``,
-    ``createdAt``, ``updatedAt``, ``leadScore``, ``lastContactDate``)."""
+    ``createdAt``, ``updatedAt``, ``leadScore``, ``lastContactDate``). ``totalCount``
+    is exact up to 200; past that it is 200 and ``totalCountCapped`` is true. Pages
+    reached by ``nextCursor`` repeat the first page's count instead of counting again."""
     return _page(session, principal, params, filters)
 
 
@@ -140,18 +159,18 @@ def create_contact(
     data: ContactIn,
     principal: CurrentPrincipal,
     session: DbSession,
-    response: Response,
     on_duplicate: Literal["reject", "merge", "create"] = Query("reject", alias="onDuplicate"),
-) -> ContactOut:
+) -> Response:
     """Create a contact. An email or phone that a contact already has is a 409
     ``DUPLICATE_CONTACT`` (``details.existingId`` when you may see it), unless
     ``onDuplicate=merge`` (added to that contact, 200) or ``create``."""
     details, created = service.create_contact(
         session, principal, data, region=_region(session, principal), on_duplicate=on_duplicate
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return service.to_out(details)
+    return ModelResponse(
+        service.to_out(details),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
 
 
 @router.get("/search", response_model=Page[SearchHit])
@@ -161,7 +180,7 @@ def search_contacts(
     q: str = Query(min_length=1, max_length=200, description="Words; each is prefix-matched"),
     params: ListParams = Params,
     filters: ContactFilters = Filters,
-) -> Page[SearchHit]:
+) -> Response:
     """Full-text search with ranking and ``<mark>`` highlights, plus every list filter."""
     filters.search = q
     return _page(session, principal, params, filters, with_highlights=True)
@@ -173,7 +192,7 @@ def list_deleted(
     session: DbSession,
     params: ListParams = Params,
     filters: ContactFilters = Filters,
-) -> Page[SearchHit]:
+) -> Response:
     """Deleted contacts that can still be restored (30 days)."""
     return _page(session, principal, params, filters, deleted=True)
 
@@ -387,23 +406,21 @@ def undo_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSess
 
 
 @router.get("/{contact_id}", response_model=ContactOut)
-def get_contact(
-    contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
-) -> ContactOut:
+def get_contact(contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> Response:
     details = service.get_details(session, principal, contact_id)
     details.possible_duplicates = duplicates.open_pairs_for(session, principal, contact_id)
-    return service.to_out(details)
+    return ModelResponse(service.to_out(details))
 
 
 @router.patch("/{contact_id}", response_model=ContactOut)
 def update_contact(
     contact_id: uuid.UUID, data: ContactPatch, principal: CurrentPrincipal, session: DbSession
-) -> ContactOut:
+) -> Response:
     """Change the fields sent (send ``If-Match`` to refuse overwriting a newer version)."""
     details = service.update_contact(
         session, principal, contact_id, data, region=_region(session, principal)
     )
-    return service.to_out(details)
+    return ModelResponse(service.to_out(details))
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -108,11 +108,19 @@ def get_details(
     return details_of(session, [contact])[0]
 
 
-def to_out(details: ContactDetails, *, principal: Principal | None = None) -> ContactOut:
+def to_out(
+    details: ContactDetails,
+    *,
+    principal: Principal | None = None,
+    model: type[ContactOut] = ContactOut,
+    **extra: Any,
+) -> ContactOut:
+    """The wire form (``model``: ContactOut or a subclass, with its ``extra`` fields)."""
     c = details.contact
     custom = dict(c.custom_fields or {})
     custom.update(c.sensitive_fields or {})
-    return ContactOut(
+    return model(
+        **extra,
         id=c.id,
         first_name=c.first_name,
         last_name=c.last_name,

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,6 +40,9 @@ class Page(ApiModel, Generic[T]):
     data: list[T]
     pagination: PageInfo
     total_count: int
+    # True when the list counts only up to a cap (large lists, e.g. contacts) and
+    # holds more: totalCount is then that cap, a lower bound ("1,000+").
+    total_count_capped: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class ListParams:
     cursor: str | None
 
 
-def list_params(
+async def list_params(
     page: int = Query(1, ge=1, le=1_000_000, description="1-based page number"),
     limit: int = Query(20, ge=1, le=100),
     sort: str | None = Query(
@@ -58,6 +61,8 @@ def list_params(
     ),
     cursor: str | None = Query(None, max_length=2000, description="Opaque cursor of a page"),
 ) -> ListParams:
+    # async: FastAPI would run a plain function in a worker thread, which costs more
+    # than the function.
     return ListParams(page=page, limit=limit, sort=sort, cursor=cursor)
 
 
@@ -180,9 +185,40 @@ def _check_value(value: Any, column: Any) -> Any:
     return value
 
 
-def encode_cursor(values: Sequence[Any], sort: str | None) -> str:
-    raw = orjson.dumps({"v": [_encode_value(v) for v in values], "s": sort or ""})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(
+    values: Sequence[Any], sort: str | None, count: tuple[int, bool] | None = None
+) -> str:
+    """``count``: the list's (totalCount, capped), carried so later pages need not count."""
+    data: dict[str, Any] = {"v": [_encode_value(v) for v in values], "s": sort or ""}
+    if count is not None:
+        data["n"] = [count[0], count[1]]
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+
+def _cursor_data(cursor: str) -> dict[str, Any]:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    data = orjson.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(data, dict) or not isinstance(data.get("v"), list):
+        raise TypeError("not a cursor")
+    return data
+
+
+def cursor_count(cursor: str) -> tuple[int, bool] | None:
+    """The (totalCount, capped) a cursor carries, if any (call after decode_cursor)."""
+    try:
+        count = _cursor_data(cursor).get("n")
+    except (ValueError, TypeError):
+        return None
+    if (
+        isinstance(count, list)
+        and len(count) == 2
+        and isinstance(count[0], int)
+        and not isinstance(count[0], bool)
+        and count[0] >= 0
+        and isinstance(count[1], bool)
+    ):
+        return count[0], count[1]
+    return None
 
 
 def decode_cursor(
@@ -190,10 +226,7 @@ def decode_cursor(
 ) -> list[Any]:
     """The sort values a cursor holds; with ``columns``, each checked against its column."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = orjson.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(data, dict) or not isinstance(data.get("v"), list):
-            raise TypeError("not a cursor")
+        data = _cursor_data(cursor)
         values = [_decode_value(v) for v in data["v"]]
         if data.get("s", "") != (sort or "") or len(values) != width:
             raise ValueError("cursor does not match this sort")
@@ -235,6 +268,12 @@ def _step(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
 
 def _after(columns: Sequence[Any], desc: Sequence[bool], values: Sequence[Any]) -> Any:
     """Rows strictly after ``values`` in the (mixed-direction) sort order."""
+    if len(set(desc)) == 1 and None not in values and not any(map(_is_nullable, columns)):
+        # One direction, no NULLs: a row-value comparison, which both databases use as
+        # the start of an index range (PostgreSQL does not with the OR form below, so a
+        # deep page would walk every row before it).
+        row, start = tuple_(*columns), tuple_(*values)
+        return row < start if desc[0] else row > start
     clauses: list[ColumnElement[bool]] = []
     for i, (column, descending) in enumerate(zip(columns, desc, strict=True)):
         equal = [_equal(columns[j], values[j]) for j in range(i)]
@@ -252,31 +291,85 @@ def paginate(
     id_column: Any,
     to_item: Callable[[Any], S],
     count: bool = True,
+    count_cap: int | None = None,
+    pinned: Mapping[str, Sequence[Any]] | None = None,
+    keys_first: bool = False,
 ) -> Page[S]:
-    """Run ``stmt`` (already scoped and filtered) as one page of the list envelope."""
+    """Run ``stmt`` (already scoped and filtered) as one page of the list envelope.
+
+    ``count_cap``: count at most that many rows (``totalCountCapped`` when there are
+    more), only when the page does not already tell the total, and never again on the
+    pages a cursor leads to (the count rides along in the cursor): a page by cursor
+    costs the same at page 51 as at page 1, whatever the list's size.
+
+    ``pinned``: per first sort field, columns the WHERE clause holds constant (e.g.
+    ``deleted_at IS NULL``) that an index has before that field; they are named first in
+    the ORDER BY, as PostgreSQL does not infer from ``IS NULL`` that the index's order
+    is the one asked for. ``keys_first``: find the page's ids and sort values first
+    (an index-only scan when an index holds them and the filters), then load its rows:
+    a filtered page otherwise fetches every row it tests from the table."""
     keys = parse_sort(params.sort, sort_fields, default_sort)
     columns = [k.column for k in keys] + [id_column]
     desc = [k.descending for k in keys] + [bool(keys and keys[-1].descending)]
-    total = 0
-    if count:
-        total = session.execute(
-            select(func.count()).select_from(stmt.order_by(None).subquery())
-        ).scalar_one()
-    ordered = stmt.order_by(*[_order(c, d) for c, d in zip(columns, desc, strict=True)])
+    order = [_order(c, d) for c, d in zip(columns, desc, strict=True)]
+    if pinned and keys and keys[0].name in pinned:
+        order = [_order(c, desc[0]) for c in pinned[keys[0].name]] + order
+    ordered = stmt.order_by(*order)
+    offset = 0
+    carried: tuple[int, bool] | None = None
     if params.cursor:
         values = decode_cursor(params.cursor, params.sort, len(columns), columns)
         ordered = ordered.where(_after(columns, desc, values))
+        if count_cap is not None:
+            carried = cursor_count(params.cursor)
     else:
-        ordered = ordered.offset((params.page - 1) * params.limit)
-    rows = session.execute(ordered.limit(params.limit + 1).add_columns(*columns)).all()
-    has_next = len(rows) > params.limit
-    rows = rows[: params.limit]
-    next_cursor = None
-    if has_next and rows:
+        offset = (params.page - 1) * params.limit
+        ordered = ordered.offset(offset)
+    ordered = ordered.limit(params.limit + 1)
+    if keys_first:
+        found = session.execute(
+            ordered.with_only_columns(*columns, maintain_column_froms=True)
+        ).all()
+        has_next = len(found) > params.limit
+        sort_values = [tuple(row) for row in found[: params.limit]]
+        ids = [row[-1] for row in sort_values]
+        loaded = (
+            {
+                row[-1]: row[0]
+                for row in session.execute(stmt.where(id_column.in_(ids)).add_columns(id_column))
+            }
+            if ids
+            else {}
+        )
+        items = [loaded[i] for i in ids if i in loaded]
+    else:
+        rows = session.execute(ordered.add_columns(*columns)).all()
+        has_next = len(rows) > params.limit
+        rows = rows[: params.limit]
         # The sort values are the last columns (the statement may select several entities).
-        next_cursor = encode_cursor(list(rows[-1][-len(columns) :]), params.sort)
+        sort_values = [tuple(row[-len(columns) :]) for row in rows]
+        items = [row[0] for row in rows]
+    total, capped = 0, False
+    if count and count_cap is None:
+        total = _count(session, stmt)
+    elif count and carried is not None:
+        total, capped = carried
+    elif count and not params.cursor and not has_next and (items or offset == 0):
+        total = offset + len(items)  # the last page: the total is known
+    elif count:
+        assert count_cap is not None
+        total = _count(session, stmt, limit=count_cap + 1)
+        if total > count_cap:
+            total, capped = max(count_cap, offset + len(items)), True
+    next_cursor = None
+    if has_next and sort_values:
+        next_cursor = encode_cursor(
+            list(sort_values[-1]),
+            params.sort,
+            (total, capped) if count and count_cap is not None else None,
+        )
     return Page[S](
-        data=[to_item(row[0]) for row in rows],
+        data=[to_item(item) for item in items],
         pagination={
             "page": params.page,
             "limit": params.limit,
@@ -284,4 +377,14 @@ def paginate(
             "next_cursor": next_cursor,
         },
         total_count=total,
+        total_count_capped=capped,
     )
+
+
+def _count(session: Session, stmt: Select[*tuple[Any, ...]], limit: int | None = None) -> int:
+    """Rows of ``stmt``, counted up to ``limit`` (selecting no columns: an index that
+    holds the filtered columns answers it alone)."""
+    rows = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True)
+    if limit is not None:
+        rows = rows.limit(limit)
+    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
+from starlette.responses import Response
 
 
 def _contains_nul(value: Any) -> bool:
@@ -64,3 +66,18 @@ class ErrorMeta(ApiModel):
 class ErrorEnvelope(ApiModel):
     error: ErrorBody
     meta: ErrorMeta = ErrorMeta()
+
+
+class ModelResponse(Response):
+    """A response model serialized once, by pydantic's own serializer. Returned by a
+    route (which keeps its ``response_model`` for the OpenAPI document), it skips
+    FastAPI's validation of the value against that model and its second
+    serialization: for a page of contacts that was a third of the request's time."""
+
+    media_type = "application/json"
+
+    def __init__(
+        self, model: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        body = type(model).__pydantic_serializer__.to_json(model, by_alias=True)
+        super().__init__(content=body, status_code=status_code, headers=headers)

@@ -1,6 +1,7 @@
 """Units of work on SQLite: writers take the lock up front (so a read-modify-write
 never fails on a concurrent commit), readers stay concurrent. Each test uses its own
-SQLite file, so it runs the same on both passes of the suite."""
+SQLite file, so it runs the same on both passes of the suite; the pool-size test uses
+the suite's database server on the PostgreSQL pass."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from kith.db.engine import Database, make_engine
+from kith.db.engine import REQUEST_THREADS, Database, make_engine
 from kith.db.session import get_session
 from kith.settings import Settings
+from tests.conftest import TEST_DATABASE_URL
 
 BUSY_TIMEOUT_MS = 300
 
@@ -126,3 +128,70 @@ def test_request_sessions_of_unsafe_methods_take_the_write_lock(
                 other.execute(text("UPDATE counter SET n = 1"))
     finally:
         sessions.close()
+
+
+def test_every_request_thread_gets_a_connection_at_once(tmp_path: Path) -> None:
+    # Sync endpoints run in anyio's worker threads, each holding a connection for the
+    # request: with fewer connections than threads, requests under load failed with
+    # "QueuePool limit ... reached" (bench/RESULTS.md, 32 clients) instead of queueing.
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'pool.db'}"
+    settings = Settings(env="test", data_dir=tmp_path, database_url=url)
+    engine = make_engine(url, settings, pool_timeout=2)
+    holding = threading.Barrier(REQUEST_THREADS, timeout=20)
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                holding.wait()  # every thread holds its connection at the same time
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(REQUEST_THREADS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+    finally:
+        engine.dispose()
+
+
+def test_32_concurrent_writers_queue_for_the_lock_instead_of_failing(tmp_path: Path) -> None:
+    # The benchmark's 32 clients writing at once: each unit waits its turn in this
+    # process (not in SQLite's polling busy handler, where some lost every round until
+    # the busy timeout and failed with "database is locked").
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'writers.db'}",
+        sqlite_busy_timeout_ms=3000,
+    )
+    database = Database(make_engine(settings.database_url, settings))
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        connection.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    errors: list[BaseException] = []
+
+    def write(times: int) -> None:
+        for _ in range(times):
+            try:
+                with database.transaction(write=True) as session:
+                    n = session.execute(text("SELECT n FROM counter")).scalar_one()
+                    time.sleep(0.002)  # a request's work between its read and its write
+                    session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(10,)) for _ in range(32)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert _value(database) == 320
+    finally:
+        database.dispose()

@@ -33,7 +33,7 @@ def _list(client: TestClient, tenant: Tenant, url: str = TEAMS, **params: Any) -
     response = client.get(url, params=params, headers=tenant.admin.headers)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    assert set(body) == {"data", "pagination", "totalCount"}
+    assert set(body) == {"data", "pagination", "totalCount", "totalCountCapped"}
     assert set(body["pagination"]) == {"page", "limit", "hasNext", "nextCursor"}
     return body
 
