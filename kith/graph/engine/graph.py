@@ -120,6 +120,8 @@ class OrgGraph:
                 return mine
 
             for a_key, b_key, s in checked:
+                if a_key == b_key:
+                    continue
                 a = self._index_for_write(a_key, n, create=s > 0.0)
                 b = self._index_for_write(b_key, n, create=s > 0.0)
                 if a is None or b is None or a == b:

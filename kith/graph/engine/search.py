@@ -93,11 +93,13 @@ def hop_bounded(
     targets: Collection[int] | None = None,
     limit: int | None = None,
     min_strength: float = 0.0,
+    max_cost: float = math.inf,
     banned_nodes: Collection[int] = NO_NODES,
     banned_edges: Collection[tuple[int, int]] = NO_EDGES,
 ) -> Settled:
     """Settle nodes from ``source`` strongest first over paths of at most ``max_hops``
-    edges whose edges are each at least ``min_strength``; stop when every target is
+    edges whose edges are each at least ``min_strength`` (and costing less than
+    ``max_cost``, a known bound that prunes the search); stop when every target is
     settled, or after ``limit`` nodes (then ``truncated`` says whether more were
     reachable)."""
     result = Settled()
@@ -135,6 +137,8 @@ def hop_bounded(
             if seen_v is not None and seen_v <= next_hops:
                 continue
             new_cost = cost + c
+            if new_cost >= max_cost:
+                continue
             best = pushed.get(v)
             if best is not None and best[0] <= new_cost and best[1] <= next_hops:
                 continue
@@ -163,16 +167,22 @@ def strongest_path(
         return None
     if len(found.strengths) <= max_hops:
         return found
+    # The strongest path has too many hops. The strongest of the fewest-hop paths is a
+    # feasible answer whose cost bounds the exact hop-bounded search.
+    feasible = fewest_hops(snap, source, target, max_hops, banned_nodes, banned_edges)
+    if feasible is None:
+        return None
     settled = hop_bounded(
         snap,
         source,
         max_hops,
         targets=(target,),
+        max_cost=feasible.cost * (1 + 1e-12),
         banned_nodes=banned_nodes,
         banned_edges=banned_edges,
     ).labels
     label = settled.get(target)
-    return label.path() if label is not None else None
+    return label.path() if label is not None else feasible
 
 
 def _bidirectional_dijkstra(
@@ -243,7 +253,14 @@ def _join(
     return IndexPath(tuple(nodes), tuple(strengths))
 
 
-def fewest_hops(snap: Snapshot, source: int, target: int, max_hops: int) -> IndexPath | None:
+def fewest_hops(
+    snap: Snapshot,
+    source: int,
+    target: int,
+    max_hops: int,
+    banned_nodes: Collection[int] = NO_NODES,
+    banned_edges: Collection[tuple[int, int]] = NO_EDGES,
+) -> IndexPath | None:
     """A path with the fewest edges (at most ``max_hops``); the strongest among those."""
     if source == target:
         return IndexPath((source,), ())
@@ -261,6 +278,8 @@ def fewest_hops(snap: Snapshot, source: int, target: int, max_hops: int) -> Inde
             bu = strongest[u]
             nbrs, strengths, _ = snap.row(u)
             for v, s in zip(nbrs, strengths, strict=True):
+                if _banned(u, v, banned_nodes, banned_edges):
+                    continue
                 dv = mine.get(v)
                 if dv is None:
                     mine[v] = level
