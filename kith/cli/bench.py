@@ -194,3 +194,22 @@ def dedupe(
     benchmark = _bench("dedupe")
     argv = ["--persons", str(persons), "--scan", str(scan), *context.args]
     raise typer.Exit(benchmark.main(argv))
+
+
+@bench_app.command(
+    "graph",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def graph(
+    context: typer.Context,
+    nodes: Annotated[int, typer.Option(help="Contacts in the generated graph")] = 1_000_000,
+    edges: Annotated[int, typer.Option(help="Relationships in the generated graph")] = (5_000_000),
+) -> None:
+    """The relationship-graph engine at scale (bench/graph.py).
+
+    Build time, resident memory, p50/p95/p99 of networks, paths and incremental changes,
+    PageRank / betweenness / Leiden times; further options are passed on (see
+    `python -m bench.graph --help`)."""
+    benchmark = _bench("graph")
+    argv = ["--nodes", str(nodes), "--edges", str(edges), *context.args]
+    raise typer.Exit(benchmark.main(argv))
