@@ -23,7 +23,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import pickle
 import random
+import shutil
+import subprocess
 import sys
 import time
 import uuid
@@ -258,6 +261,7 @@ class Prepared:
     organization_id: uuid.UUID
     size: str
     database_url: str
+    reused_from: str | None = None  # when the data came from --cache: when it was made
 
 
 def _settings(server: KithServer, **overrides: Any) -> Any:
@@ -301,6 +305,151 @@ def generate(server: KithServer, count: int, seed: int, progress: bool = True) -
         count, organization_id=organization_id, owner_ids=owners, dialect="sqlite", seed=seed
     )
     return Prepared(dataset, generator, report, organization_id, size, settings.database_url)
+
+
+# -- reusing a generated dataset (--cache) -----------------------------------------------
+
+
+@dataclass
+class _Kept:
+    """What a later run needs besides the database: pickled next to it."""
+
+    dataset: Dataset
+    report: LoadReport
+    organization_id: uuid.UUID
+    owner_ids: list[uuid.UUID]
+    size: str
+    password: str
+    made: str
+
+
+def _cache_dir(root: Path, backend: Backend, count: int, seed: int) -> Path:
+    return root / f"{backend.slug}-{count}-{seed}"
+
+
+def _cache_database(directory: Path) -> str:
+    return "kith_bench_cache_" + directory.name.replace("-", "_")
+
+
+def _admin_dsn(database_url: str) -> tuple[str, str]:
+    from sqlalchemy import make_url
+
+    from kith.db.engine import normalize_url
+
+    url = make_url(normalize_url(database_url))
+    admin = url.set(drivername="postgresql", database="postgres")
+    return admin.render_as_string(hide_password=False), str(url.database)
+
+
+def _restart(server: KithServer, swap: Callable[[], None]) -> None:
+    """Stop ``kith serve``, ``swap`` its database, start it again on the same port."""
+    from bench.harness import _kith_command, _wait_until_healthy
+
+    server.process.terminate()
+    server.process.wait(timeout=30)
+    swap()
+    port = server.base_url.rsplit(":", 1)[1]
+    with server.log_path.open("ab") as log:
+        server.process = subprocess.Popen(
+            _kith_command("serve", "--port", port),
+            env=server.env,
+            cwd=server.data_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    _wait_until_healthy(server)
+
+
+def keep(server: KithServer, prepared: Prepared, directory: Path) -> None:
+    """Save the generated database (and the keys its phones are encrypted with) for
+    ``--cache`` runs of the same size, seed and backend."""
+    import sqlite3
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(server.data_dir / "secrets.json", directory / "secrets.json")
+    if prepared.database_url.startswith("sqlite"):
+        source = sqlite3.connect(str(server.data_dir / "kith.db"))
+        target = sqlite3.connect(str(directory / "kith.db"))
+        with target:
+            source.backup(target)
+        source.close()
+        target.close()
+    else:
+        import psycopg
+
+        admin, name = _admin_dsn(prepared.database_url)
+
+        def snapshot() -> None:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                cached = _cache_database(directory)
+                conn.execute(f'DROP DATABASE IF EXISTS "{cached}"')
+                conn.execute(f'CREATE DATABASE "{cached}" TEMPLATE "{name}"')
+
+        _restart(server, snapshot)  # a template database must have no connections
+    kept = _Kept(
+        dataset=prepared.dataset,
+        report=prepared.report,
+        organization_id=prepared.organization_id,
+        owner_ids=list(prepared.dataset.owner_ids),
+        size=prepared.size,
+        password=server.password,
+        made=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    )
+    (directory / "prepared.pickle").write_bytes(pickle.dumps(kept))
+
+
+def restore(server: KithServer, directory: Path, count: int, seed: int) -> Prepared:
+    """Put a kept dataset into the server's (fresh) database instead of generating it;
+    each run starts from the kept copy, not from what an earlier run wrote."""
+    kept: _Kept = pickle.loads((directory / "prepared.pickle").read_bytes())
+    database_url = server.env.get("KITH_DATABASE_URL", "")
+
+    def swap() -> None:
+        from bench.harness import _kith_command
+
+        shutil.copyfile(directory / "secrets.json", server.data_dir / "secrets.json")
+        if not database_url:
+            for suffix in ("-wal", "-shm"):
+                (server.data_dir / f"kith.db{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(directory / "kith.db", server.data_dir / "kith.db")
+        else:
+            import psycopg
+
+            admin, name = _admin_dsn(database_url)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_cache_database(directory)}"')
+        # This code's schema may be newer than the kept database's.
+        subprocess.run(
+            _kith_command("migrate"),
+            env=server.env,
+            cwd=server.data_dir,
+            check=True,
+            capture_output=True,
+        )
+
+    _restart(server, swap)
+    server.password = kept.password
+    settings = _settings(server)
+    from kith.app import configure_crypto
+
+    configure_crypto(settings)  # the generator encrypts as the kept database's keys do
+    generator = Generator(
+        count,
+        organization_id=kept.organization_id,
+        owner_ids=kept.owner_ids,
+        dialect="sqlite",
+        seed=seed,
+    )
+    return Prepared(
+        kept.dataset,
+        generator,
+        kept.report,
+        kept.organization_id,
+        kept.size,
+        settings.database_url,
+        reused_from=kept.made,
+    )
 
 
 def database_size(engine: Any) -> str:
@@ -397,6 +546,7 @@ class Run:
     other_cpu_share: float
     database_cpu_share: float
     checks: dict[str, str] = field(default_factory=dict)
+    reused_from: str | None = None
 
 
 async def _measure(
@@ -506,6 +656,7 @@ def measure(
         other_cpu_share=max(0.0, others),
         database_cpu_share=database,
         checks=verdicts(results),
+        reused_from=prepared.reused_from,
     )
 
 
@@ -557,7 +708,13 @@ def markdown_block(run: Run, *, backend_detail: str, command: str, errors: Seque
         f"{rows['contact_phones']:,} phones, {rows['contact_tags']:,} tags; {run.size}. "
         f"Filtered lists: {filters} matches",
         f"- **Generation**: {load.seconds:,.0f} s, **{load.rate:,.0f} contacts/s** "
-        f"({total_rows:,} rows, {total_rows / load.seconds:,.0f} rows/s); {stages}",
+        f"({total_rows:,} rows, {total_rows / load.seconds:,.0f} rows/s); {stages}"
+        + (
+            f" (generated {run.reused_from} and kept with `--cache`; this run started "
+            "from a copy of it, migrated to the current schema)"
+            if run.reused_from
+            else ""
+        ),
         "- **Server**: `kith serve` without the embedded worker (`KITH_EMBEDDED_WORKER=false`, "
         "as `--no-worker`), one uvicorn worker, `KITH_LOG_LEVEL=WARNING`",
         f"- **Load**: 1 client, then 32 (httpx on {run.client_loop}, one keep-alive "
@@ -660,6 +817,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20261123, help="generator seed")
     parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        type=Path,
+        help="keep the generated database in DIR (a file there, or a database on the "
+        "PostgreSQL server) and reuse it in later runs of the same size, seed and backend "
+        "instead of generating again (each run starts from the kept copy)",
+    )
+    parser.add_argument(
         "--explain",
         metavar="FILE",
         type=Path,
@@ -756,12 +921,21 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("preparing a throwaway Kith (migrate, create-admin, serve)")
     with kith_server(backend, extra_env={"KITH_EMBEDDED_WORKER": "false"}) as server:
-        progress(f"generating {args.contacts:,} contacts")
-        prepared = generate(server, args.contacts, args.seed)
+        cached = _cache_dir(args.cache, backend, args.contacts, args.seed) if args.cache else None
+        if cached is not None and (cached / "prepared.pickle").exists():
+            progress(f"reusing the {args.contacts:,} contacts kept in {cached}")
+            prepared = restore(server, cached, args.contacts, args.seed)
+        else:
+            progress(f"generating {args.contacts:,} contacts")
+            prepared = generate(server, args.contacts, args.seed)
+            if cached is not None:
+                progress(f"keeping the generated database in {cached}")
+                keep(server, prepared, cached)
         load = prepared.report
         console.print(
             f"generated {args.contacts:,} contacts in {load.seconds:,.1f} s "
             f"({load.rate:,.0f} contacts/s, {sum(load.rows.values()):,} rows); {prepared.size}"
+            + (f" (kept from {prepared.reused_from})" if prepared.reused_from else "")
         )
         console.print(f"  [dim]{load.breakdown()}[/dim]")
         profiler = PySpy(args.py_spy, server.process.pid, args.profile) if args.profile else None
