@@ -77,6 +77,7 @@ class Runtime:
         try:
             consumer.run()
         finally:
+            self.queue.stop()
             self.loop.stop()
             self.sender.stop()
             nats.uninstall()
@@ -88,5 +89,6 @@ class Runtime:
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
             self._consumer = None
+        self.queue.stop()
         outbox.set_wake(None)
         self.queue.uninstall()

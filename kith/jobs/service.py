@@ -7,20 +7,23 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from kith.auth.principal import Principal
 from kith.auth.roles import Role
+from kith.db.base import new_id
 from kith.db.hooks import after_commit
 from kith.db.types import utcnow
 from kith.errors import Conflict, NotFound, ValidationFailed
 from kith.jobs.models import TERMINAL, Job, JobState
 from kith.jobs.registry import JOB_TYPES
 
-# Installed by the process that owns a queue (app or worker): wake a worker for a job.
-Waker = Callable[[uuid.UUID, float], None]
+# Installed by the process that owns a queue (app or worker): wake workers for
+# ``count`` due jobs, after ``delay`` seconds.
+Waker = Callable[[int, float], None]
 _waker: Waker | None = None
+_WAKE_KEY = "kith_jobs_wake"
 
 
 def set_waker(waker: Waker | None) -> None:
@@ -28,9 +31,37 @@ def set_waker(waker: Waker | None) -> None:
     _waker = waker
 
 
-def wake(job_id: uuid.UUID, delay: float = 0.0) -> None:
-    if _waker is not None:
-        _waker(job_id, delay)
+def wake(count: int = 1, delay: float = 0.0) -> None:
+    if _waker is not None and count > 0:
+        _waker(count, delay)
+
+
+class _WakeAfterCommit:
+    """One wake-up call for every job a transaction enqueued."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.session.info.pop(_WAKE_KEY, None)
+        wake(self.count)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_wake(session: Session) -> None:
+    session.info.pop(_WAKE_KEY, None)  # its after-commit callback is dropped too
+
+
+def _wake_after_commit(session: Session, delay: float) -> None:
+    if delay > 0:
+        after_commit(session, lambda: wake(1, delay))
+        return
+    pending = session.info.get(_WAKE_KEY)
+    if pending is None:
+        pending = session.info[_WAKE_KEY] = _WakeAfterCommit(session)
+        after_commit(session, pending)
+    pending.count += 1
 
 
 def enqueue(
@@ -42,23 +73,29 @@ def enqueue(
     run_after: datetime | None = None,
     max_attempts: int | None = None,
 ) -> Job:
-    """Record a job in the caller's transaction; a worker is woken after commit."""
+    """Record a job in the caller's transaction (inserted with the transaction's other
+    rows); workers are woken after commit, once for all the jobs it enqueued."""
     spec = JOB_TYPES.get(job_type)
     if spec is None:
         raise ValueError(f"unknown job type {job_type!r}")
+    now = utcnow()
     job = Job(
         organization_id=principal.organization_id,
+        id=new_id(),
         type=job_type,
+        state=JobState.QUEUED,
         payload=payload or {},
+        progress_done=0,
+        attempts=0,
         max_attempts=max_attempts or spec.max_attempts,
-        run_after=run_after or utcnow(),
+        run_after=run_after or now,
+        cancel_requested=False,
         created_by=None if principal.kind == "system" else principal.user_id,
+        created_at=now,
+        updated_at=now,
     )
     session.add(job)
-    session.flush()
-    delay = max(0.0, ((run_after or utcnow()) - utcnow()).total_seconds())
-    job_id = job.id
-    after_commit(session, lambda: wake(job_id, delay))
+    _wake_after_commit(session, max(0.0, (job.run_after - now).total_seconds()))
     return job
 
 
@@ -101,6 +138,5 @@ def retry(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     job.finished_at = None
     job.worker_id = None
     job.lease_expires_at = None
-    job_id_ = job.id
-    after_commit(session, lambda: wake(job_id_))
+    _wake_after_commit(session, 0.0)
     return job

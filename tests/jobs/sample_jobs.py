@@ -79,3 +79,17 @@ def until_cancelled(ctx: JobContext) -> None:
     for i in range(600):
         ctx.progress(i, None, "waiting to be cancelled")
         time.sleep(0.05)
+
+
+@job_type("test.record", max_attempts=1)
+def record(ctx: JobContext) -> None:
+    """Leaves one effect row per run, to count how often each job ran."""
+    with ctx.step({"done": True}) as session:
+        session.add(StepEffect(job_id=ctx.job_id, step=0, worker=ctx.worker_id))
+
+
+@job_type("test.sleep", max_attempts=1, lease_seconds=2)
+def sleep(ctx: JobContext) -> dict[str, Any]:
+    """Runs ``payload.seconds`` without reporting progress (a lease of 2 s)."""
+    time.sleep(float(ctx.payload["seconds"]))
+    return {"slept": ctx.payload["seconds"]}
