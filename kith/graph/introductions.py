@@ -205,7 +205,9 @@ def decide(
 def to_out(
     session: Session, principal: Principal, rows: list[Introduction]
 ) -> list[IntroductionOut]:
-    view = network.NodeView(session, principal)
+    # The person asked to make an introduction needs to know whom it is to.
+    addressed = frozenset(r.target_id for r in rows if r.addressee_id == principal.user_id)
+    view = network.NodeView(session, principal, reveal=addressed)
     keys: set[NodeKey] = set()
     for row in rows:
         keys.add(("contact", row.target_id))

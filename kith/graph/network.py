@@ -58,6 +58,9 @@ class NodeView:
 
     session: Session
     principal: Principal
+    # Contacts shown in full although the caller may not see them (the target of
+    # an introduction, to the person asked to make it).
+    reveal: frozenset[uuid.UUID] = frozenset()
 
     def __post_init__(self) -> None:
         self._out: dict[NodeKey, NodeOut] = {}
@@ -89,6 +92,7 @@ class NodeView:
                     graph.remove_node(key)
             raise _Stale()
         seen = people.visible_contact_ids(self.session, self.principal, contact_ids)
+        seen |= self.reveal & set(contact_ids)
         owners = people.user_names(
             self.session,
             org,
@@ -276,7 +280,7 @@ def company_paths(
     system = Principal.system(org)
     contact_ids = people.company_contacts(session, system, company_id, COMPANY_CONTACT_LIMIT)
     me: NodeKey = ("user", principal.user_id)
-    targets: list[NodeKey] = [("contact", i) for i in contact_ids if i != principal.user_id]
+    targets: list[NodeKey] = [("contact", i) for i in contact_ids]
     found, view = strongest_from(session, principal, me, targets)
     rows = [
         CompanyPathOut(contact=view.node(t), path=view.path(found[t]) if t in found else None)

@@ -76,6 +76,9 @@ def test_request_accept_complete(client: TestClient, world: World) -> None:
     # The addressee sees the intermediary in full, and decides.
     seen = client.get(f"{INTRO}/{intro['id']}", headers=owner.headers).json()
     assert seen["via"]["id"] == via
+    # …and whom to introduce, although the target is the requester's contact.
+    assert seen["target"]["name"] == "Tess Target"
+    assert seen["path"]["nodes"][1]["masked"] is True  # the requester's own contact stays masked
     received = client.get(INTRO, params={"role": "received"}, headers=owner.headers).json()
     assert [i["id"] for i in received["data"]] == [intro["id"]]
     assert_envelope(client.get(f"{INTRO}/{intro['id']}", headers=stranger.headers), 404)
