@@ -102,6 +102,36 @@ def hop_bounded(
     ``max_cost``, a known bound that prunes the search); stop when every target is
     settled, or after ``limit`` nodes (then ``truncated`` says whether more were
     reachable)."""
+    if limit is not None:
+        return _hop_bounded_lazy(
+            snap,
+            source,
+            max_hops,
+            targets,
+            limit,
+            min_strength,
+            max_cost,
+            banned_nodes,
+            banned_edges,
+        )
+    return _hop_bounded_eager(
+        snap, source, max_hops, targets, min_strength, max_cost, banned_nodes, banned_edges
+    )
+
+
+def _hop_bounded_eager(
+    snap: Snapshot,
+    source: int,
+    max_hops: int,
+    targets: Collection[int] | None,
+    min_strength: float,
+    max_cost: float,
+    banned_nodes: Collection[int],
+    banned_edges: Collection[tuple[int, int]],
+) -> Settled:
+    """Every neighbour pushed when its node is settled: fewest heap operations when
+    most of the reachable graph gets settled anyway (targets far apart)."""
+    limit: int | None = None
     result = Settled()
     settled = result.labels
     min_hops: dict[int, int] = {}
@@ -148,6 +178,75 @@ def hop_bounded(
             heapq.heappush(
                 heap, (new_cost, next_hops, tie, Label(new_cost, next_hops, v, label, s))
             )
+    return result
+
+
+def _hop_bounded_lazy(
+    snap: Snapshot,
+    source: int,
+    max_hops: int,
+    targets: Collection[int] | None,
+    limit: int,
+    min_strength: float,
+    max_cost: float,
+    banned_nodes: Collection[int],
+    banned_edges: Collection[tuple[int, int]],
+) -> Settled:
+    """Neighbours offered one at a time, cheapest first: the fewest heap operations when
+    the search stops early (a capped network around a hub)."""
+    result = Settled()
+    settled = result.labels
+    min_hops: dict[int, int] = {}
+    remaining = set(targets) if targets is not None else None
+    rows: dict[int, tuple[list[int], list[float], list[float]]] = {}
+    # Lazy expansion over rows sorted by cost: a heap entry is a cursor on the k-th
+    # cheapest edge of a label's node, keyed by the cost through that edge; popping it
+    # offers one neighbour and pushes the cursor's next edge. A hub thus costs as many
+    # heap operations as the neighbours actually reached, not its whole degree.
+    heap: list[tuple[float, int, int, Label, int]] = []
+    tie = 0
+    label: Label | None = Label(0.0, 0, source, None, 1)
+    while True:
+        if label is not None:
+            u = label.node
+            seen = min_hops.get(u)
+            if seen is None or seen > label.hops:
+                if seen is None:
+                    if limit is not None and len(settled) >= limit:
+                        result.truncated = True
+                        break
+                    settled[u] = label
+                    if remaining is not None:
+                        remaining.discard(u)
+                        if not remaining:
+                            break
+                min_hops[u] = label.hops
+                if label.hops < max_hops:
+                    row = rows.get(u)
+                    if row is None:
+                        row = rows[u] = snap.row(u)
+                    if row[0] and row[1][0] >= min_strength:
+                        key = label.cost + row[2][0]
+                        if key < max_cost:
+                            tie += 1
+                            heapq.heappush(heap, (key, label.hops + 1, tie, label, 0))
+        if not heap:
+            break
+        key, hops, _, parent, k = heapq.heappop(heap)
+        nbrs, strengths, costs = rows[parent.node]
+        if k + 1 < len(nbrs) and strengths[k + 1] >= min_strength:
+            following = parent.cost + costs[k + 1]
+            if following < max_cost:
+                tie += 1
+                heapq.heappush(heap, (following, hops, tie, parent, k + 1))
+        v = nbrs[k]
+        seen_v = min_hops.get(v)
+        if (seen_v is not None and seen_v <= hops) or _banned(
+            parent.node, v, banned_nodes, banned_edges
+        ):
+            label = None
+        else:
+            label = Label(key, hops, v, parent, strengths[k])
     return result
 
 

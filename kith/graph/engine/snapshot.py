@@ -7,6 +7,7 @@ a change; a writer builds a new ``Snapshot`` (sharing the CSR arrays) and swaps 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -65,8 +66,10 @@ class Snapshot:
             if s > 0.0:
                 out_n.append(j)
                 out_s.append(s)
-                out_c.append(-float(np.log(s)))
-        return out_n, out_s, out_c
+                out_c.append(-math.log(s))
+        # Rows are sorted by cost (strongest first), like the CSR's.
+        order = sorted(range(len(out_n)), key=out_c.__getitem__)
+        return [out_n[i] for i in order], [out_s[i] for i in order], [out_c[i] for i in order]
 
     def degree(self, i: int) -> int:
         if i not in self.patch and i < self.csr_nodes:
@@ -131,11 +134,13 @@ def build_csr(
     n: int, src: IndexArray, dst: IndexArray, strength: FloatArray
 ) -> tuple[OffsetArray, IndexArray, FloatArray, FloatArray]:
     """Symmetric CSR of the undirected edges ``src``-``dst`` (each given once, no
-    duplicates): offsets, neighbour indexes, strengths and costs."""
+    duplicates): offsets, neighbour indexes, strengths and costs, each row sorted by
+    cost (strongest first)."""
     rows = np.concatenate([src, dst])
     cols = np.concatenate([dst, src]).astype(np.int32, copy=False)
     values = np.concatenate([strength, strength])
-    order = np.argsort(rows, kind="stable")
+    with np.errstate(divide="ignore"):
+        order = np.lexsort((-np.log(values), rows))
     counts = np.bincount(rows, minlength=n)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
