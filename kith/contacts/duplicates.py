@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from kith.auth.principal import Principal
@@ -32,7 +34,6 @@ from kith.contacts.models import (
 )
 from kith.contacts.schemas import PossibleDuplicate
 from kith.db.types import utcnow
-from kith.db.upsert import insert_ignore
 from kith.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -51,12 +52,17 @@ def default_model() -> MatchModel:
 
 def model_for(session: Session, organization_id: uuid.UUID) -> MatchModel:
     """The organization's trained model (cached by training time), else the default."""
+    trained_at = session.execute(
+        select(MatchModelRow.trained_at).where(MatchModelRow.organization_id == organization_id)
+    ).scalar_one_or_none()
+    if trained_at is None:
+        return default_model()
+    cached = _CACHE.get(organization_id)
+    if cached is not None and cached[0] == trained_at:
+        return cached[1]  # without reading the model's JSON again
     row = session.get(MatchModelRow, organization_id)
     if row is None:
         return default_model()
-    cached = _CACHE.get(organization_id)
-    if cached is not None and cached[0] == row.trained_at:
-        return cached[1]
     model = MatchModel.from_dict(row.model)
     _CACHE[organization_id] = (row.trained_at, model)
     return model
@@ -88,10 +94,12 @@ def record_of(details: ContactDetails) -> MatchRecord:
 # -- the blocking-key index ---------------------------------------------------------------
 
 
-def index(session: Session, details: ContactDetails) -> MatchRecord:
-    """Replace the contact's blocking keys (none while it is deleted)."""
+def index(session: Session, details: ContactDetails, *, new: bool = False) -> MatchRecord:
+    """Replace the contact's blocking keys (none while it is deleted); ``new``: it has
+    none yet."""
     contact = details.contact
-    unindex(session, contact.organization_id, contact.id)
+    if not new:
+        unindex(session, contact.organization_id, contact.id)
     record = record_of(details)
     if contact.deleted_at is None:
         session.add_all(
@@ -184,24 +192,52 @@ def record_pair(
     session: Session, organization_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID, match: Match
 ) -> None:
     """Queue (or refresh) an OPEN pair; a dismissed pair is never proposed again."""
-    first, second = _ordered(a, b)
-    values = {
-        "organization_id": organization_id,
-        "id": uuid.uuid4(),
-        "contact_a": first,
-        "contact_b": second,
-        "score": round(match.probability, 6),
-        "reasons": list(match.reasons),
-        "status": DuplicateStatus.OPEN,
-        "created_at": utcnow(),
-    }
-    if not insert_ignore(session, DuplicatePair, values):
+    record_pairs(session, organization_id, a, [(b, match)])
+
+
+def record_pairs(
+    session: Session,
+    organization_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    others: Sequence[tuple[uuid.UUID, Match]],
+) -> None:
+    """:func:`record_pair` for several pairs of one contact: one INSERT for the new
+    pairs, then an UPDATE for each that was already queued."""
+    if not others:
+        return
+    rows = []
+    for other, match in others:
+        first, second = _ordered(contact_id, other)
+        rows.append(
+            {
+                "organization_id": organization_id,
+                "id": uuid.uuid4(),
+                "contact_a": first,
+                "contact_b": second,
+                "score": round(match.probability, 6),
+                "reasons": list(match.reasons),
+                "status": DuplicateStatus.OPEN,
+                "created_at": utcnow(),
+            }
+        )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = set(
+        session.execute(
+            insert(DuplicatePair)
+            .values(rows)
+            .on_conflict_do_nothing()  # an existing pair (any status) stays as it is
+            .returning(DuplicatePair.id)
+        ).scalars()
+    )
+    for values in rows:
+        if values["id"] in inserted:
+            continue
         session.execute(
             update(DuplicatePair)
             .where(
                 DuplicatePair.organization_id == organization_id,
-                DuplicatePair.contact_a == first,
-                DuplicatePair.contact_b == second,
+                DuplicatePair.contact_a == values["contact_a"],
+                DuplicatePair.contact_b == values["contact_b"],
                 DuplicatePair.status == DuplicateStatus.OPEN,
             )
             .values(score=values["score"], reasons=values["reasons"])
@@ -246,8 +282,8 @@ def check(
         other = uuid.UUID(candidate.id)
         if _ordered(details.contact.id, other) in dismissed:
             continue
-        record_pair(session, org, details.contact.id, other, match)
         kept.append((other, candidate, match))
+    record_pairs(session, org, details.contact.id, [(other, match) for other, _, match in kept])
     visible = set(
         session.execute(
             scoped(Contact, principal, select(Contact.id)).where(

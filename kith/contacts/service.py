@@ -344,16 +344,24 @@ def apply_clean(
         contact.phone = values.phones[0].number if values.phones else None
 
 
-def write_children(session: Session, contact: Contact, values: CleanContact) -> None:
+def write_children(
+    session: Session, contact: Contact, values: CleanContact, *, new: bool = False
+) -> tuple[list[ContactEmail], list[ContactPhone]] | None:
+    """Replace the emails, phones and tags ``values`` holds. ``new``: the contact was
+    just created (nothing to delete first); then the written emails and phones are
+    returned, which saves reading them back."""
     org, cid = contact.organization_id, contact.id
     live = contact.deleted_at is None
+    emails: list[ContactEmail] = []
+    phones: list[ContactPhone] = []
     if "emails" in values.present:
-        session.execute(
-            delete(ContactEmail).where(
-                ContactEmail.organization_id == org, ContactEmail.contact_id == cid
+        if not new:
+            session.execute(
+                delete(ContactEmail).where(
+                    ContactEmail.organization_id == org, ContactEmail.contact_id == cid
+                )
             )
-        )
-        session.add_all(
+        emails = [
             ContactEmail(
                 organization_id=org,
                 contact_id=cid,
@@ -364,14 +372,16 @@ def write_children(session: Session, contact: Contact, values: CleanContact) -> 
                 live=live,
             )
             for i, e in enumerate(values.emails)
-        )
+        ]
+        session.add_all(emails)
     if "phones" in values.present:
-        session.execute(
-            delete(ContactPhone).where(
-                ContactPhone.organization_id == org, ContactPhone.contact_id == cid
+        if not new:
+            session.execute(
+                delete(ContactPhone).where(
+                    ContactPhone.organization_id == org, ContactPhone.contact_id == cid
+                )
             )
-        )
-        session.add_all(
+        phones = [
             ContactPhone(
                 organization_id=org,
                 contact_id=cid,
@@ -383,24 +393,27 @@ def write_children(session: Session, contact: Contact, values: CleanContact) -> 
                 live=live,
             )
             for i, p in enumerate(values.phones)
-        )
+        ]
+        session.add_all(phones)
     if "tags" in values.present:
-        session.execute(
-            delete(ContactTag).where(
-                ContactTag.organization_id == org, ContactTag.contact_id == cid
+        if not new:
+            session.execute(
+                delete(ContactTag).where(
+                    ContactTag.organization_id == org, ContactTag.contact_id == cid
+                )
             )
-        )
         session.add_all(
             ContactTag(organization_id=org, contact_id=cid, tag=t)
             for t in {t.casefold() for t in values.tags}
         )
     session.flush()
+    return (emails, phones) if new else None
 
 
-def after_write(session: Session, details: ContactDetails) -> None:
+def after_write(session: Session, details: ContactDetails, *, new: bool = False) -> None:
     """Keep the search document and the blocking keys in step (same transaction)."""
     search_index.reindex(session, details)
-    duplicates.index(session, details)
+    duplicates.index(session, details, new=new)
 
 
 def create_contact(
@@ -454,11 +467,14 @@ def create_contact(
         meta={},
         social_profiles={},
     )
-    session.add(contact)
+    # Filled in before it joins the session: its INSERT then carries every value
+    # (company lookups autoflush; a pending contact would be inserted, then updated).
     apply_clean(session, principal, contact, values, definitions)
+    session.add(contact)
     session.flush()
     values.present |= {"emails", "phones", "tags"}
-    write_children(session, contact, values)
+    written = write_children(session, contact, values, new=True)
+    assert written is not None
     session.add(
         ContactStatusChange(
             organization_id=contact.organization_id,
@@ -468,8 +484,8 @@ def create_contact(
             changed_by=_actor(principal),
         )
     )
-    details = details_of(session, [contact])[0]
-    after_write(session, details)
+    details = ContactDetails(contact, *written)
+    after_write(session, details, new=True)
     details.possible_duplicates = duplicates.check(session, principal, details)
     audit.record(
         session,
