@@ -266,22 +266,89 @@ def strongest_path(
         return None
     if len(found.strengths) <= max_hops:
         return found
-    # The strongest path has too many hops. The strongest of the fewest-hop paths is a
-    # feasible answer whose cost bounds the exact hop-bounded search.
+    # The strongest path has too many hops: search again with hops counted, from both
+    # ends. The strongest of the fewest-hop paths is a feasible answer to start from.
     feasible = fewest_hops(snap, source, target, max_hops, banned_nodes, banned_edges)
     if feasible is None:
         return None
-    settled = hop_bounded(
-        snap,
-        source,
-        max_hops,
-        targets=(target,),
-        max_cost=feasible.cost * (1 + 1e-12),
-        banned_nodes=banned_nodes,
-        banned_edges=banned_edges,
-    ).labels
-    label = settled.get(target)
-    return label.path() if label is not None else feasible
+    better = _bidirectional_hop_bounded(
+        snap, source, target, max_hops, feasible.cost, banned_nodes, banned_edges
+    )
+    return better if better is not None else feasible
+
+
+def _bidirectional_hop_bounded(
+    snap: Snapshot,
+    source: int,
+    target: int,
+    max_hops: int,
+    bound: float,
+    banned_nodes: Collection[int],
+    banned_edges: Collection[tuple[int, int]],
+) -> IndexPath | None:
+    """The strongest path of at most ``max_hops`` edges if one costs less than
+    ``bound``: bidirectional label-setting over (node, hops) states. Each side settles
+    labels by cost, keeping per node only labels with fewer hops than those settled
+    before; the sides meet where a forward and a backward label of one node (or across
+    one edge) have at most ``max_hops`` hops together; stop once the two smallest open
+    costs add up to the best meeting."""
+    best = bound
+    meeting: tuple[Label, Label] | None = None
+    settled: tuple[dict[int, list[Label]], dict[int, list[Label]]] = ({}, {})
+    heaps: tuple[list[tuple[float, int, int, Label]], list[tuple[float, int, int, Label]]] = (
+        [(0.0, 0, 0, Label(0.0, 0, source, None, 1.0))],
+        [(0.0, 0, 1, Label(0.0, 0, target, None, 1.0))],
+    )
+    tie = 2
+    while heaps[0] and heaps[1]:
+        if heaps[0][0][0] + heaps[1][0][0] >= best:
+            break
+        side = 0 if heaps[0][0][0] <= heaps[1][0][0] else 1
+        cost, hops, _, label = heapq.heappop(heaps[side])
+        mine, theirs = settled[side], settled[1 - side]
+        u = label.node
+        kept = mine.get(u)
+        if kept is not None and kept[-1].hops <= hops:
+            continue
+        if kept is None:
+            kept = mine[u] = []
+        kept.append(label)  # costs rise and hops fall along the list
+        for other in theirs.get(u, ()):
+            if hops + other.hops <= max_hops and cost + other.cost < best:
+                best, meeting = cost + other.cost, (label, other)
+        if hops >= max_hops:
+            continue
+        nbrs, strengths, costs = snap.row(u)
+        next_hops = hops + 1
+        heap = heaps[side]
+        for v, s, c in zip(nbrs, strengths, costs, strict=True):
+            new_cost = cost + c
+            if new_cost >= best:
+                break  # rows are sorted by cost
+            if _banned(u, v, banned_nodes, banned_edges):
+                continue
+            seen = mine.get(v)
+            if seen is not None and seen[-1].hops <= next_hops:
+                continue
+            edge = Label(new_cost, next_hops, v, label, s)
+            for other in theirs.get(v, ()):
+                if next_hops + other.hops <= max_hops and new_cost + other.cost < best:
+                    best, meeting = new_cost + other.cost, (edge, other)
+            tie += 1
+            heapq.heappush(heap, (new_cost, next_hops, tie, edge))
+    if meeting is None:
+        return None
+    return _splice(meeting[0], meeting[1], source)
+
+
+def _splice(one: Label, other: Label, source: int) -> IndexPath:
+    """Join a forward and a backward label that end at the same node."""
+    first, second = one.path(), other.path()
+    if first.nodes[0] != source:
+        first, second = second, first
+    nodes = first.nodes + tuple(reversed(second.nodes[:-1]))
+    strengths = first.strengths + tuple(reversed(second.strengths))
+    return IndexPath(nodes, strengths)
 
 
 def _bidirectional_dijkstra(
@@ -315,6 +382,8 @@ def _bidirectional_dijkstra(
             if _banned(u, v, banned_nodes, banned_edges):
                 continue
             nd = d + c
+            if nd >= best:
+                break  # rows are sorted by cost
             if nd < mine.get(v, inf):
                 mine[v] = nd
                 pred[v] = (u, s)
