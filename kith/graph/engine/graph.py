@@ -30,6 +30,8 @@ from kith.graph.engine.snapshot import FloatArray, IndexArray, Snapshot, build_c
 
 COMPACT_MIN_ENTRIES = 65_536
 COMPACT_FRACTION = 0.02
+# Up to this many targets, strongest_paths_to_many searches each pair from both ends.
+TO_MANY_PAIRWISE = 256
 # Estimated CPython bytes held per node key: the tuple, the UUID with its int, the
 # list slot and the index dict's entry.
 KEY_BYTES = 330
@@ -260,8 +262,11 @@ class OrgGraph:
         snap = self._snapshot
         s = self._lookup(snap, src)
         wanted = {self._lookup(snap, t) for t in targets}
-        if not wanted:
-            return {}
+        if len(wanted) <= TO_MANY_PAIRWISE:
+            # A bidirectional search per target meets halfway; one search from the source
+            # would settle everything closer than the farthest target (often the org).
+            found = {t: search.strongest_path(snap, s, t, max_hops) for t in wanted}
+            return {self._keys[t]: self._path(p) for t, p in found.items() if p is not None}
         labels = search.hop_bounded(snap, s, max_hops, targets=wanted).labels
         return {self._keys[t]: self._path(labels[t].path()) for t in wanted if t in labels}
 

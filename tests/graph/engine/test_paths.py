@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from kith.graph.engine import OrgGraph
+from kith.graph.engine import graph as graph_module
 from tests.graph.engine.graphs import Case, best_within, cases, key, path_strength
 
 PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -192,12 +193,20 @@ def test_network_min_strength_ignores_weaker_relationships(
 
 
 @PROPERTY
-@given(data=st.data(), case=cases(max_nodes=9), max_hops=st.integers(1, 4))
-def test_strongest_paths_to_many(data: st.DataObject, case: Case, max_hops: int) -> None:
+@given(data=st.data(), case=cases(max_nodes=9), max_hops=st.integers(1, 4), pairwise=st.booleans())
+def test_strongest_paths_to_many(
+    data: st.DataObject, case: Case, max_hops: int, pairwise: bool
+) -> None:
+    """Both ways: a search per target, or one search from the source for many targets."""
     source = data.draw(st.integers(0, case.n - 1))
     targets = data.draw(st.lists(st.integers(0, case.n - 1), unique=True, max_size=case.n))
     graph, g = case.org_graph(), case.nx_graph()
-    paths = graph.strongest_paths_to_many(key(source), [key(t) for t in targets], max_hops)
+    saved = graph_module.TO_MANY_PAIRWISE
+    graph_module.TO_MANY_PAIRWISE = 256 if pairwise else 0
+    try:
+        paths = graph.strongest_paths_to_many(key(source), [key(t) for t in targets], max_hops)
+    finally:
+        graph_module.TO_MANY_PAIRWISE = saved
     for t in targets:
         expected = best_within(g, source, t, max_hops)
         if expected is None:
