@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import pyotp
-from sqlalchemy import CursorResult, event, select, update
+from sqlalchemy import CursorResult, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from kith.audit import service as audit
@@ -480,13 +480,32 @@ _PRINCIPAL_TABLES: tuple[type[Any], ...] = (
 _AUTH_CHANGED = "kith_auth_changed"
 
 
+# Bookkeeping columns that never change what a credential resolves to.
+_NOT_PRINCIPAL = frozenset({"last_used_at", "last_login_at", "updated_at"})
+
+
+def _changes_principals(obj: Any, *, new: bool, deleted: bool) -> bool:
+    if not isinstance(obj, _PRINCIPAL_TABLES):
+        return False
+    if deleted:
+        return True
+    if new:  # a new session, key or membership is not cached yet; a team member is
+        return isinstance(obj, TeamMember)
+    return any(
+        attr.key not in _NOT_PRINCIPAL and attr.history.has_changes() for attr in inspect(obj).attrs
+    )
+
+
 @event.listens_for(Session, "after_flush")
 def _forget_principals_on_flush(session: Session, _context: Any) -> None:
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, _PRINCIPAL_TABLES):
-            session.info[_AUTH_CHANGED] = True
-            principals.clear()
-            return
+    changed = (
+        any(_changes_principals(o, new=True, deleted=False) for o in session.new)
+        or any(_changes_principals(o, new=False, deleted=True) for o in session.deleted)
+        or any(_changes_principals(o, new=False, deleted=False) for o in session.dirty)
+    )
+    if changed:
+        session.info[_AUTH_CHANGED] = True
+        principals.clear()
 
 
 @event.listens_for(Session, "do_orm_execute")
