@@ -715,6 +715,9 @@ def markdown_block(run: Run, *, backend_detail: str, command: str, errors: Seque
             if run.reused_from
             else ""
         ),
+        "- **Lists**: `totalCount` is exact up to 200 matches, then 200 with "
+        "`totalCountCapped: true` (counting every match of a filter read all of them on "
+        "every page); pages reached by `nextCursor` carry the first page's count",
         "- **Server**: `kith serve` without the embedded worker (`KITH_EMBEDDED_WORKER=false`, "
         "as `--no-worker`), one uvicorn worker, `KITH_LOG_LEVEL=WARNING`",
         f"- **Load**: 1 client, then 32 (httpx on {run.client_loop}, one keep-alive "
