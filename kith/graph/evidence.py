@@ -145,14 +145,6 @@ def gather(
     return found
 
 
-def gather_all(session: Session, organization_id: uuid.UUID) -> dict[Pair, list[Evidence]]:
-    found: dict[Pair, list[Evidence]] = defaultdict(list)
-    for source in SOURCES.values():
-        for item in source.all(session, organization_id):
-            found[pair_of(item.who, item.whom)].append(item)
-    return found
-
-
 def _pair_sort(pair: Pair) -> tuple[uuid.UUID, uuid.UUID]:
     return pair[0][1], pair[1][1]
 

@@ -541,15 +541,13 @@ def recompute_all(
     progress: Any = None,
 ) -> dict[str, int]:
     """Recompute every relationship's strength from all evidence (decay moves
-    strengths every day), add inferred ties evidence shows and no relationship
-    records yet, and drop inferred ties nothing supports any more."""
+    strengths every day), drop inferred ties nothing supports any more, and add
+    inferred ties that evidence shows and no relationship records yet. Works in
+    batches: memory stays bounded at millions of relationships."""
     orphans = delete_orphans(session, organization_id)
-    external = evidence.gather_all(session, organization_id)
     now = utcnow()
-    changed: set[Pair] = set()
-    seen_pairs: set[Pair] = set()
-    dropped = 0
-    total = 0
+    changes = _ChangeSet()
+    dropped = total = 0
     last_id: uuid.UUID | None = None
     while True:
         stmt = (
@@ -563,9 +561,9 @@ def recompute_all(
         rows = list(session.execute(stmt).scalars())
         if not rows:
             break
+        external = evidence.gather(session, organization_id, [canonical_pair(r) for r in rows])
         for row in rows:
             pair = canonical_pair(row)
-            seen_pairs.add(pair)
             support = external.get(pair, [])
             if (
                 row.source is RelationshipSource.INFERRED
@@ -574,50 +572,106 @@ def recompute_all(
                 and row.interaction_count == 0
             ):
                 session.delete(row)
-                changed.add(pair)
+                changes.add(pair)
                 dropped += 1
                 continue
             before = row.strength
             _compute(row, support, now)
             if abs(before - row.strength) > 1e-9:
                 row.bump_version()
-                changed.add(pair)
+                changes.add(pair)
         total += len(rows)
         last_id = rows[-1].id
         session.flush()
         session.expunge_all()
         if progress is not None:
             progress(total, None, f"{total} relationships recomputed")
-    added = 0
-    for pair, items in external.items():
-        if pair in seen_pairs:
-            continue
-        kinds = {item.kind for item in items}
-        type_ = (
-            RelationshipType.COLLEAGUE
-            if kinds == {evidence.EvidenceKind.CO_MEMBER}
-            else RelationshipType.KNOWS
-        )
-        row = _new_row(organization_id, pair[0], pair[1], type_)
-        row.source = RelationshipSource.INFERRED
-        _compute(row, items, now)
-        session.add(row)
-        changed.add(pair)
-        added += 1
-        if added % RECOMPUTE_BATCH == 0:
-            session.flush()
-    session.flush()
-    if len(changed) > RELOAD_ABOVE:
+    added = _infer_missing(session, organization_id, now, changes)
+    if changes.overflowed:
         changelog.record_reload(session, organization_id)
     else:
-        changelog.record(session, organization_id, changed)
+        changelog.record(session, organization_id, changes.pairs)
     return {
         "relationships": total,
-        "changed": len(changed),
+        "changed": changes.count,
         "inferredAdded": added,
         "inferredDropped": dropped,
         "orphansDeleted": orphans,
     }
+
+
+class _ChangeSet:
+    """Changed pairs, until there are so many that processes had better reload."""
+
+    def __init__(self) -> None:
+        self.pairs: set[Pair] = set()
+        self.count = 0
+        self.overflowed = False
+
+    def add(self, pair: Pair) -> None:
+        self.count += 1
+        if self.overflowed:
+            return
+        self.pairs.add(pair)
+        if len(self.pairs) > RELOAD_ABOVE:
+            self.overflowed = True
+            self.pairs.clear()
+
+
+def _infer_missing(
+    session: Session, organization_id: uuid.UUID, now: datetime, changes: _ChangeSet
+) -> int:
+    """Inferred ties for pairs that evidence shows and no relationship records."""
+    added = 0
+    pending: set[Pair] = set()
+
+    def settle() -> None:
+        nonlocal added
+        if not pending:
+            return
+        existing: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        lows = sorted({p[0][1] for p in pending})
+        for start in range(0, len(lows), 500):
+            rows = session.execute(
+                select(Relationship.low_id, Relationship.high_id).where(
+                    Relationship.organization_id == organization_id,
+                    Relationship.low_id.in_(lows[start : start + 500]),
+                )
+            )
+            existing.update((low, high) for low, high in rows)
+        missing = sorted(
+            (p for p in pending if (p[0][1], p[1][1]) not in existing),
+            key=lambda p: (p[0][1], p[1][1]),
+        )
+        found = evidence.gather(session, organization_id, missing)
+        for pair in missing:
+            items = found.get(pair)
+            if not items:
+                continue
+            kinds = {item.kind for item in items}
+            type_ = (
+                RelationshipType.COLLEAGUE
+                if kinds == {evidence.EvidenceKind.CO_MEMBER}
+                else RelationshipType.KNOWS
+            )
+            row = _new_row(organization_id, pair[0], pair[1], type_)
+            row.source = RelationshipSource.INFERRED
+            _compute(row, items, now)
+            session.add(row)
+            changes.add(pair)
+            added += 1
+        session.flush()
+        session.expunge_all()
+        pending.clear()
+
+    for source in list(evidence.SOURCES.values()):
+        for item in source.all(session, organization_id):
+            if item.who != item.whom:
+                pending.add(pair_of(item.who, item.whom))
+            if len(pending) >= RECOMPUTE_BATCH:
+                settle()
+    settle()
+    return added
 
 
 register_reference(RelationshipReference())

@@ -205,3 +205,33 @@ def test_evidence_landing_recomputes_and_infers(client: TestClient, world: World
         assert path["paths"][0]["hops"] == 1
     finally:
         evidence.SOURCES.pop("test_emails", None)
+
+
+def test_full_recompute_in_small_batches_and_reload_when_large(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kith.graph import changelog, service
+
+    monkeypatch.setattr(service, "RECOMPUTE_BATCH", 2)
+    headers = world.tenant.admin.headers
+    company = client.post("/api/v1/companies", json={"name": "Tiny"}, headers=headers).json()
+    members = [world.contact(f"T{i} Tiny", companyId=company["id"]) for i in range(4)]
+    declared = world.relate(members[0], members[1], type="FRIEND")
+    org = world.tenant.organization_id
+    with world.tenant.factory.database.transaction() as session:
+        stats = service.recompute_all(session, org)
+    # Six pairs in the company; one already has a (declared) relationship.
+    assert stats["inferredAdded"] == 5
+    friend = client.get(f"{GRAPH}/relationships/{declared['id']}", headers=headers).json()
+    # The recompute agrees with the computation at creation (co-membership included).
+    assert friend["computedStrength"] == pytest.approx(declared["computedStrength"])
+    outsider = world.relate(world.contact("Out"), world.contact("Side"), type="FRIEND")
+    assert declared["computedStrength"] > outsider["computedStrength"]
+
+    monkeypatch.setattr(service, "RELOAD_ABOVE", 1)
+    client.patch(f"/api/v1/contacts/{members[3]}", json={"companyId": None}, headers=headers)
+    with world.tenant.factory.database.transaction() as session:
+        stats = service.recompute_all(session, org)
+        state = changelog.state(session, org)
+    assert stats["inferredDropped"] == 3
+    assert state.floor == state.version  # too many changes to log: processes rebuild
