@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from kith.graph.engine.snapshot import Snapshot
 
 NO_NODES: frozenset[int] = frozenset()
+# Per-hop tolls (added to -log strength) tried in turn to find a short, strong path that
+# bounds the exact hop-bounded search.
+HOP_TOLLS = (0.5, 1.5, 4.0)
 NO_EDGES: frozenset[tuple[int, int]] = frozenset()
 
 
@@ -70,6 +73,21 @@ class Label:
             strength *= label.strength
             label = label.parent
         return strength
+
+
+@dataclass(slots=True)
+class Bounds:
+    """Lower bounds on the cost to the target (side 0) and from the source (side 1)
+    ignoring hops, left by a bidirectional Dijkstra: exact for the nodes it settled,
+    ``floor`` for the others."""
+
+    exact: list[dict[int, float]] = field(default_factory=lambda: [{}, {}])
+    floor: list[float] = field(default_factory=lambda: [0.0, 0.0])
+
+    def to_end(self, side: int, node: int) -> float:
+        """A lower bound on the cost from ``node`` to the end searched by ``1 - side``."""
+        other = 1 - side
+        return self.exact[other].get(node, self.floor[other])
 
 
 @dataclass(slots=True)
@@ -261,7 +279,8 @@ def strongest_path(
     """The strongest path of at most ``max_hops`` edges, or None."""
     if source == target:
         return IndexPath((source,), ())
-    found = _bidirectional_dijkstra(snap, source, target, banned_nodes, banned_edges)
+    bounds = Bounds()
+    found = _bidirectional_dijkstra(snap, source, target, banned_nodes, banned_edges, bounds=bounds)
     if found is None:
         return None
     if len(found.strengths) <= max_hops:
@@ -271,8 +290,18 @@ def strongest_path(
     feasible = fewest_hops(snap, source, target, max_hops, banned_nodes, banned_edges)
     if feasible is None:
         return None
+    # A toll per hop trades strength for fewer hops: the strongest tolled path, when
+    # short enough, is a much tighter bound than the fewest-hop one.
+    for toll in HOP_TOLLS:
+        tolled = _bidirectional_dijkstra(
+            snap, source, target, banned_nodes, banned_edges, hop_toll=toll
+        )
+        if tolled is not None and len(tolled.strengths) <= max_hops:
+            if tolled.cost < feasible.cost:
+                feasible = tolled
+            break
     better = _bidirectional_hop_bounded(
-        snap, source, target, max_hops, feasible.cost, banned_nodes, banned_edges
+        snap, source, target, max_hops, feasible.cost, bounds, banned_nodes, banned_edges
     )
     return better if better is not None else feasible
 
@@ -283,11 +312,13 @@ def _bidirectional_hop_bounded(
     target: int,
     max_hops: int,
     bound: float,
+    bounds: Bounds,
     banned_nodes: Collection[int],
     banned_edges: Collection[tuple[int, int]],
 ) -> IndexPath | None:
     """The strongest path of at most ``max_hops`` edges if one costs less than
-    ``bound``: bidirectional label-setting over (node, hops) states. Each side settles
+    ``bound`` (labels that cannot reach the other end under the best cost, by
+    ``bounds``, are dropped): bidirectional label-setting over (node, hops) states. Each side settles
     labels by cost, keeping per node only labels with fewer hops than those settled
     before; the sides meet where a forward and a backward label of one node (or across
     one edge) have at most ``max_hops`` hops together; stop once the two smallest open
@@ -330,6 +361,8 @@ def _bidirectional_hop_bounded(
             seen = mine.get(v)
             if seen is not None and seen[-1].hops <= next_hops:
                 continue
+            if new_cost + bounds.to_end(side, v) >= best:
+                continue
             edge = Label(new_cost, next_hops, v, label, s)
             for other in theirs.get(v, ()):
                 if next_hops + other.hops <= max_hops and new_cost + other.cost < best:
@@ -357,6 +390,8 @@ def _bidirectional_dijkstra(
     target: int,
     banned_nodes: Collection[int],
     banned_edges: Collection[tuple[int, int]],
+    hop_toll: float = 0.0,
+    bounds: Bounds | None = None,
 ) -> IndexPath | None:
     inf = math.inf
     dist: tuple[dict[int, float], dict[int, float]] = ({source: 0.0}, {target: 0.0})
@@ -368,6 +403,7 @@ def _bidirectional_dijkstra(
     )
     best = inf
     meet = -1
+    radius = [0.0, 0.0]
     while heaps[0] and heaps[1]:
         if heaps[0][0][0] + heaps[1][0][0] >= best:
             break
@@ -376,12 +412,13 @@ def _bidirectional_dijkstra(
         if u in done[side]:
             continue
         done[side].add(u)
+        radius[side] = d
         mine, other, pred = dist[side], dist[1 - side], parent[side]
         nbrs, strengths, costs = snap.row(u)
         for v, s, c in zip(nbrs, strengths, costs, strict=True):
             if _banned(u, v, banned_nodes, banned_edges):
                 continue
-            nd = d + c
+            nd = d + c + hop_toll
             if nd >= best:
                 break  # rows are sorted by cost
             if nd < mine.get(v, inf):
@@ -392,6 +429,12 @@ def _bidirectional_dijkstra(
                 if through is not None and nd + through < best:
                     best = nd + through
                     meet = v
+    if bounds is not None:
+        # Settled nodes have their exact distance; any other is at least the radius
+        # settled on that side (or unreachable when that side ran out).
+        for side in (0, 1):
+            bounds.exact[side] = {v: dist[side][v] for v in done[side]}
+            bounds.floor[side] = radius[side] if heaps[side] else inf
     if meet < 0:
         return None
     return _join(meet, source, target, parent[0], parent[1])
