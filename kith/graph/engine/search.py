@@ -317,8 +317,8 @@ def _bidirectional_hop_bounded(
     banned_edges: Collection[tuple[int, int]],
 ) -> IndexPath | None:
     """The strongest path of at most ``max_hops`` edges if one costs less than
-    ``bound`` (labels that cannot reach the other end under the best cost, by
-    ``bounds``, are dropped): bidirectional label-setting over (node, hops) states. Each side settles
+    ``bound``: bidirectional label-setting over (node, hops) states, dropping labels
+    that ``bounds`` says cannot reach the other end under the best cost. Each side settles
     labels by cost, keeping per node only labels with fewer hops than those settled
     before; the sides meet where a forward and a backward label of one node (or across
     one edge) have at most ``max_hops`` hops together; stop once the two smallest open
