@@ -103,13 +103,19 @@ def load_graph(session: Session, organization_id: uuid.UUID) -> OrgGraph:
                 strength.append(value)
     finally:
         cursor.close()
+    # Nodes in id order, not in the order the backend returned rows: the same graph
+    # (and the same tie-breaks) from SQLite and PostgreSQL.
+    texts = list(index)
+    order = np.argsort(np.array(texts, dtype=str), kind="stable") if texts else np.zeros(0, int)
+    rank = np.empty(len(texts), dtype=np.int32)
+    rank[order] = np.arange(len(texts), dtype=np.int32)
     keys: list[NodeKey] = [
-        ("user" if text in users else "contact", uuid.UUID(text)) for text in index
+        ("user" if texts[i] in users else "contact", uuid.UUID(texts[i])) for i in order.tolist()
     ]
     return OrgGraph.build(
         keys,
-        np.frombuffer(src, dtype=np.int32) if src else np.zeros(0, np.int32),
-        np.frombuffer(dst, dtype=np.int32) if dst else np.zeros(0, np.int32),
+        rank[np.frombuffer(src, dtype=np.int32)] if src else np.zeros(0, np.int32),
+        rank[np.frombuffer(dst, dtype=np.int32)] if dst else np.zeros(0, np.int32),
         np.clip(np.frombuffer(strength, dtype=np.float64), 0.0, 1.0) if strength else np.zeros(0),
         version,
     )
