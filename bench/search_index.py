@@ -62,10 +62,8 @@ kind of query cycles through many different values (the examples column shows tw
 matches are the median over a sample, counted without the candidate limit). "CPU
 ms/query" is the CPU the benchmark process and, on PostgreSQL, the server backend of
 its connection used per query: with other work on the machine, latency exceeds it.
-Queries with fewer matches than the candidate limit (default 1,000) are ranked by
-relevance (bm25 / ts_rank_cd); common terms and prefixes rank their first 1,000
-candidates by a static rank instead (a title or email match first; newest first on
-SQLite): see kith/search/sqlite.py and postgres.py. Targets (ARCHITECTURE.md §5,
+Common terms and prefixes rank a bounded candidate set (`candidate_limit`, default
+1,000): see kith/search/sqlite.py and postgres.py for that trade-off. Targets (ARCHITECTURE.md §5,
 p95): selective ≤10 ms, common term / prefix ≤50 ms."""
 
 # -- deterministic data ---------------------------------------------------------------

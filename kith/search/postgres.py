@@ -1,20 +1,15 @@
 """PostgreSQL backend: the stored ``search_vector`` column and its GIN index
 (migration 0004).
 
-Ranking, when the organization has fewer matches than the candidate limit, is
-``ts_rank_cd`` (cover density) with the weights D 0.1, C 0.2, B 0.4, A 1.0 (body,
-tags, subtitle, title and emails), negated so that, as on SQLite, lower is better.
-With as many matches as the limit or more, the same static rank as on SQLite:
-every word matched in the title or an email (weight A) first (0), the others after
-(1); within each, the caller's order (no recency: see below). The candidates are
-read once (a MATERIALIZED CTE) and counted once (an InitPlan), in the statement.
-
-What a common term costs here is reading its candidates: about a microsecond per
-row the scan passes (a sequential scan that stops after the limit, or the GIN
-bitmap's rows) and a few per candidate the caller then joins, not the ranking. A
-prefix reads the GIN entries of every word it starts, which is why email addresses
-are indexed whole under a mark (:data:`kith.search.query.ADDRESS_MARK`) rather than
-as words starting with the person's name.
+Ranking is ``ts_rank_cd`` (cover density) with the weights D 0.1, C 0.2, B 0.4, A 1.0
+(body, tags, subtitle, title and emails), negated so that, as on SQLite, lower is
+better. ts_rank_cd reads only the candidates' vectors (no corpus statistics), so
+ranking costs at most the candidate limit; what a common term costs is reading its
+candidates (about a microsecond per row the scan passes, and the rows the caller
+then joins), not ranking them. A prefix reads the GIN entries of every word it
+starts, which is why email addresses are indexed whole under a mark
+(:data:`kith.search.query.ADDRESS_MARK`) rather than as words starting with the
+person's name.
 
 Organization and kind are checked on the matching rows, before the limit. A lexeme
 for the organization in every vector was measured slower (GIN intersects it with
@@ -42,12 +37,10 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
-    case,
     func,
     literal_column,
     or_,
     select,
-    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR, insert
 from sqlalchemy.orm import Session
@@ -78,46 +71,33 @@ def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def matches(
-    session: Session,
     *,
     organization_id: uuid.UUID,
     kind: str,
     query: SearchQuery,
     candidate_limit: int | None,
 ) -> Select[uuid.UUID, float]:
-    terms = _tsquery(tsquery_expression(query), "search_query")
+    # The query text is rendered into the SQL rather than bound: with a parameter, a
+    # statement psycopg has prepared (after 5 runs) gets PostgreSQL's generic plan,
+    # which cannot estimate the match and builds the whole GIN bitmap (65 ms instead
+    # of 25 for a common name at 1M documents). Safe: only quoted word characters.
+    text = bindparam(
+        "search_query", tsquery_expression(query), Text(), unique=True, literal_execute=True
+    )
+    terms = func.to_tsquery(
+        literal_column("'simple'::regconfig"), func.kith_unaccent(text), type_=TSQUERY()
+    )
     candidates = select(SearchDocument.record_id.label("record_id"), _vector.label("vector")).where(
         SearchDocument.organization_id == organization_id,
         SearchDocument.kind == kind,
         _vector.op("@@", return_type=Boolean())(terms),
     )
-    if candidate_limit is None:
-        every = candidates.subquery("search_candidates")
-        score = -func.ts_rank_cd(literal_column(WEIGHTS), every.c.vector, terms, type_=Float())
-        return select(every.c.record_id, score.label("rank"))
-    limit = bindparam(
-        "candidate_limit", candidate_limit, Integer(), unique=True, literal_execute=True
-    )
-    # Read once (MATERIALIZED), counted once (an InitPlan), ranked per row: by
-    # relevance when there are fewer than the limit, else by the static rank (0: every
-    # word matched in the title or an email, weight A; 1: elsewhere).
-    found = candidates.limit(limit).cte("search_candidates").prefix_with("MATERIALIZED")
-    total = select(func.count()).select_from(found).scalar_subquery()
-    in_title = _tsquery(tsquery_expression(query, weights="A"), "search_query_title")
-    static = case((found.c.vector.op("@@", return_type=Boolean())(in_title), 0.0), else_=1.0)
-    rank = case(
-        (total < limit, -func.ts_rank_cd(literal_column(WEIGHTS), found.c.vector, terms)),
-        else_=static,
-    )
-    return select(found.c.record_id, type_coerce(rank, Float()).label("rank"))
-
-
-def _tsquery(expression: str, name: str) -> Any:
-    # The query text is rendered into the SQL rather than bound: with a parameter, a
-    # statement psycopg has prepared (after 5 runs) gets PostgreSQL's generic plan,
-    # which cannot estimate the match and builds the whole GIN bitmap (65 ms instead
-    # of 25 for a common name at 1M documents). Safe: only quoted word characters.
-    text = bindparam(name, expression, Text(), unique=True, literal_execute=True)
-    return func.to_tsquery(
-        literal_column("'simple'::regconfig"), func.kith_unaccent(text), type_=TSQUERY()
-    )
+    if candidate_limit is not None:
+        candidates = candidates.limit(
+            bindparam(
+                "candidate_limit", candidate_limit, Integer(), unique=True, literal_execute=True
+            )
+        )
+    found = candidates.subquery("search_candidates")
+    rank = -func.ts_rank_cd(literal_column(WEIGHTS), found.c.vector, terms, type_=Float())
+    return select(found.c.record_id, rank.label("rank"))

@@ -143,14 +143,8 @@ def fts5_expression(query: SearchQuery) -> str:
     return " AND ".join(f'"{term.text}"' + ("*" if term.prefix else "") for term in query.terms)
 
 
-def tsquery_expression(query: SearchQuery, *, weights: str = "") -> str:
-    """``to_tsquery`` input: every term quoted, ``:*`` for prefixes, joined by ``&``;
-    ``weights`` (e.g. ``"A"``) restricts each term to words of those weights."""
+def tsquery_expression(query: SearchQuery) -> str:
+    """``to_tsquery`` input: every term quoted, ``:*`` for prefixes, joined by ``&``."""
     if not query:
         raise ValueError("an empty query has no tsquery")
-    if weights not in ("", "A", "AB", "ABC"):
-        raise ValueError("weights must be a leading run of A, B, C")
-    return " & ".join(
-        f"'{term.text}'" + (f":*{weights}" if term.prefix else f":{weights}" if weights else "")
-        for term in query.terms
-    )
+    return " & ".join(f"'{term.text}'" + (":*" if term.prefix else "") for term in query.terms)

@@ -149,7 +149,7 @@ def search(
 ) -> Select[uuid.UUID, float]:
     """``SELECT record_id, rank`` of the documents of ``kind`` in the organization
     that match ``query`` (user text; see :mod:`kith.search.query`). Lower rank is
-    better. Join it to the domain's scoped query, e.g.::
+    better. Nothing is executed: join it to the domain's scoped query, e.g.::
 
         hits = search(session, organization_id=org, kind="contact", query=q).subquery()
         stmt = (scoped(Contact, principal)
@@ -157,14 +157,8 @@ def search(
                 .order_by(hits.c.rank, Contact.id))
 
     At most ``candidate_limit`` matches are ranked (None: all of them, for exports
-    and bulk actions that must see every match). With a limit, the matches of the
-    organization are counted up to the limit (on SQLite by a cheap query run here,
-    on PostgreSQL inside the statement). Fewer (a selective query): every
-    match is ranked by relevance (bm25 / ts_rank_cd with the field weights). As many
-    or more (a common term or short prefix): relevance would cost a pass over every
-    match, so the candidates get a static rank instead — a match of every word in the
-    title or an email first, then the others; newest first within each on SQLite
-    (see the backends' docstrings). An empty or symbols-only query matches nothing."""
+    and bulk actions that must see every match). An empty or symbols-only query
+    matches nothing."""
     _check_kind(kind)
     if candidate_limit is not None and candidate_limit < 1:
         raise ValueError("candidate_limit must be positive or None")
@@ -175,7 +169,6 @@ def search(
             cast(null(), Float()).label("rank"),
         ).where(false())
     return _backend(session).matches(
-        session,
         organization_id=organization_id,
         kind=kind,
         query=parsed,
@@ -237,7 +230,6 @@ class _Backend(Protocol):
 
     def matches(
         self,
-        session: Session,
         *,
         organization_id: uuid.UUID,
         kind: str,

@@ -1,22 +1,27 @@
 """SQLite backend: FTS5 over ``search_documents`` (migration 0004).
 
-Ranking, when the organization has fewer matches than the candidate limit (a
-selective query), is FTS5's bm25 with column weights (title and emails 10, subtitle
-4, tags 2, body 1): negative, lower is better, the rank as it is. With as many
-matches as the limit or more (a common term, a short prefix), bm25 is not used: it
-counts the documents that hold each term (its IDF) by reading the term's whole
-posting list once per query, and it reads each candidate's positions, which at 1M
-documents made a common first name cost more than everything else together. Those
-candidates (the newest ``candidate_limit`` matches) get a static rank instead:
-matched by every word in the title or an email first (a set read once, with an FTS5
-column filter), then the others; newest first within each. The matches are counted
-(up to the limit, no ranking: a fraction of a millisecond) by a query run first.
+Ranking is FTS5's bm25 with column weights (title and emails 10, subtitle 4, tags 2,
+body 1). bm25 is negative, lower is better, and is the rank as it is.
 
-Other costs: a prefix of more than 3 characters (the prefix index holds 2 and 3)
-merges the posting lists of every word it starts — which is why email addresses
-are indexed whole under a mark (:data:`kith.search.query.ADDRESS_MARK`), not as
-words that start with the person's name — and a word in nearly every document (a
-mail domain's "com") reads a posting list of every document.
+What a query costs beyond its matches (measured at 1M documents, see
+bench/RESULTS.md): bm25 counts the documents that hold each term (its IDF) by reading
+the term's whole posting list once per query, whatever the limit; and a prefix of
+more than 3 characters (the prefix index holds 2 and 3) merges the posting lists of
+every word it starts — which is why email addresses are indexed whole under a mark
+(:data:`kith.search.query.ADDRESS_MARK`): as words run together from the person's
+name, every address of a James was a term starting with "james", and merging them
+was most of what a common first name cost. Names, companies and common first names
+cost a few milliseconds of CPU; a word in nearly every document (a mail domain's
+"com") costs about 70 ms. A longer prefix index (``prefix='2 3 4 5 6 7 8'``) measured
+about half the CPU for common words and 20 ms for that worst case, for an FTS5 index
+twice the size (238 → 504 MiB at 1M documents).
+
+Measured and not kept: for queries with at least ``candidate_limit`` matches, a
+static rank (a title or email match first, then recency) instead of bm25. Counting
+the matches first and reading the title matches as a set cost more than bm25 saved
+once the address terms were gone (200k documents: 12 vs 9 ms of CPU for a common
+first name, a wash for 3-letter prefixes; the same on PostgreSQL against
+ts_rank_cd).
 
 Organization and kind are checked on ``search_documents`` for each match, before
 the limit, rather than with a token in the MATCH expression: such a token would be
@@ -28,9 +33,10 @@ documents; SQLite deployments usually hold one or a few.
 Bounded candidates: with a ``candidate_limit`` the index yields matches newest first
 (highest doc_id: the most recently (re)indexed documents) and stops after that many;
 only those are ranked and handed to the caller. A selective query has fewer matches
-than the limit and is exact. A very common term or prefix stops early, at the price
-that its results are taken among the most recently indexed matches, and that
-filters the caller adds afterwards see only those candidates.
+than the limit and is exact. A very common term or prefix stops early instead of
+ranking every match, at the price that its best-ranked matches are taken among the
+most recently indexed ones, and that filters the caller adds afterwards see only
+those candidates.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ from sqlalchemy import (
     String,
     Uuid,
     and_,
-    case,
     column,
     func,
     literal_column,
@@ -65,10 +70,6 @@ FTS_TABLE = "search_documents_fts"
 TEXT_FIELDS = ("title", "emails", "subtitle", "tags", "body")
 # bm25 weights in the FTS5 column order: title, emails, subtitle, tags, body.
 WEIGHTS = (10.0, 10.0, 4.0, 2.0, 1.0)
-# The fields a match in ranks first when there are too many matches to rank by bm25.
-TITLE_FIELDS = ("title", "emails")
-# Static rank: tier * STATIC_TIER - doc_id (doc_ids stay far below it).
-STATIC_TIER = 2.0**52
 
 _fts = table(FTS_TABLE, column("rowid", Integer()))
 _fts_name: ColumnClause[Any] = literal_column(FTS_TABLE)
@@ -95,44 +96,16 @@ def upsert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def matches(
-    session: Session,
     *,
     organization_id: uuid.UUID,
     kind: str,
     query: SearchQuery,
     candidate_limit: int | None,
 ) -> Select[uuid.UUID, float]:
-    expression = fts5_expression(query)
-    if candidate_limit is None:
-        return _ranked(organization_id, kind, expression, None)
-    # The organization's matches, counted up to the limit: reading that many rowids
-    # and their documents costs little (no ranking).
-    counted = (
-        _joined(organization_id, kind, expression, literal_column("0"))
-        .limit(candidate_limit)
-        .subquery("counted")
-    )
-    total = session.execute(select(func.count()).select_from(counted)).scalar_one()
-    if total < candidate_limit:
-        return _ranked(organization_id, kind, expression, candidate_limit)
-    # The newest candidate_limit matches; those matching in the title or an email (a
-    # set read once: the newest that many title matches hold every one of them) first.
-    in_title = (
-        select(_fts.c.rowid)
-        .where(_fts_name.op("MATCH")(f"{{{' '.join(TITLE_FIELDS)}}} : ({expression})"))
-        .order_by(_fts.c.rowid.desc())
-        .limit(candidate_limit)
-    )
-    tier = case((_fts.c.rowid.in_(in_title.scalar_subquery()), 0.0), else_=STATIC_TIER)
-    return _joined(organization_id, kind, expression, tier - _fts.c.rowid).limit(candidate_limit)
-
-
-def _joined(
-    organization_id: uuid.UUID, kind: str, expression: str, rank: Any
-) -> Select[uuid.UUID, float]:
-    return (
+    score = func.bm25(_fts_name, *(literal_column(repr(weight)) for weight in WEIGHTS))
+    stmt = (
         select(
-            SearchDocument.record_id.label("record_id"), type_coerce(rank, Float()).label("rank")
+            SearchDocument.record_id.label("record_id"), type_coerce(score, Float()).label("rank")
         )
         .select_from(_fts)
         .join(
@@ -143,17 +116,11 @@ def _joined(
                 _kind == kind,
             ),
         )
-        .where(_fts_name.op("MATCH")(expression))
+        .where(_fts_name.op("MATCH")(fts5_expression(query)))
         # The order FTS5 reads in anyway (descending rowid costs the same): free, and
-        # it makes a limit keep the newest matches.
+        # it makes the limit keep the newest matches.
         .order_by(_fts.c.rowid.desc())
     )
-
-
-def _ranked(
-    organization_id: uuid.UUID, kind: str, expression: str, limit: int | None
-) -> Select[uuid.UUID, float]:
-    """bm25 over the matches (all of them: fewer than the limit, or no limit)."""
-    score = func.bm25(_fts_name, *(literal_column(repr(weight)) for weight in WEIGHTS))
-    stmt = _joined(organization_id, kind, expression, score)
-    return stmt if limit is None else stmt.limit(limit)
+    if candidate_limit is not None:
+        stmt = stmt.limit(candidate_limit)
+    return stmt

@@ -304,33 +304,6 @@ def test_candidate_limit_bounds_the_ranked_matches(index: Index) -> None:
         index.find("common", candidate_limit=0)
 
 
-def test_too_many_matches_rank_title_and_email_matches_first(
-    index: Index, session: Session
-) -> None:
-    # As many matches as the candidate limit: no relevance scoring, a static rank.
-    body = index.add("Person One", body="orbital mechanics, orbital periods")
-    email = index.add("Person Two", emails=["orbital@navy.example"])
-    subtitle = index.add("Person Three", subtitle="Orbital Inc")
-    title = index.add("Orbital Person")
-    ranked = index.ranked("orbit", candidate_limit=4)
-    assert {record_id for record_id, _ in ranked[:2]} == {email, title}
-    assert {record_id for record_id, _ in ranked[2:]} == {body, subtitle}
-    assert ranked[1][1] < ranked[2][1]
-    if session.get_bind().dialect.name == "sqlite":  # newest first within a tier
-        assert [record_id for record_id, _ in ranked] == [title, email, subtitle, body]
-    # Fewer matches than the limit: relevance (the field weights) as before.
-    relevant = index.find("orbit", candidate_limit=5)
-    assert set(relevant[:2]) == {title, email}
-    assert relevant[2:] == [subtitle, body]
-    # Every word must be in the title or an email for the first tier.
-    both = index.add("Orbital Mechanic")
-    split = index.add("Mechanic", tags=["orbital"])
-    ranked = index.ranked("orbit mechanic", candidate_limit=3)
-    assert ranked[0][0] == both
-    assert ranked[0][1] < ranked[1][1]
-    assert {record_id for record_id, _ in ranked} == {both, split, body}
-
-
 def test_recently_indexed_documents_are_the_candidates_on_sqlite(
     index: Index, session: Session
 ) -> None:
