@@ -168,10 +168,11 @@ def network(
     view = NodeView(session, principal)
     for _ in range(RETRIES):
         graph = current_graph(session, principal.organization_id)
-        if not graph.has_node(center):
+        if not graph.has_node(center):  # no relationships: the center alone
             view.load(graph, [center])
+            alone = NetworkNodeOut(node=view.node(center), hops=0, path_strength=1.0)
             return NetworkOut(
-                center=view.node(center), depth=depth, nodes=[], edges=[], truncated=False
+                center=view.node(center), depth=depth, nodes=[alone], edges=[], truncated=False
             )
         found: Network = graph.network(center, depth, min_strength=min_strength, limit=limit)
         try:

@@ -120,6 +120,9 @@ def test_no_path_is_an_empty_answer(world: World, chain: Chain) -> None:
     assert body["paths"] == []
     assert body["fewestHops"] is None
     assert body["to"]["id"] == loner
+    alone = world.get(f"/network/{loner}").json()
+    assert [n["node"]["id"] for n in alone["nodes"]] == [loner]
+    assert alone["edges"] == []
 
 
 def test_network_depth_limit_and_truncation(world: World, chain: Chain) -> None:
