@@ -25,8 +25,12 @@ The generator (:class:`Generator`) makes what a CRM of a B2B company holds, from
 
 The same seed, count, starting index and batch size give the same rows (numbers, names,
 ids) in every process: one ``numpy`` generator per batch, seeded with ``(seed, batch)``;
-email uniqueness is kept in generation order. Ciphertexts differ between runs (random
-nonces), as they do in Kith.
+email uniqueness is kept in generation order. ``batches(processes=N)`` makes the rows in
+N forked workers, the same rows: the only state carried from batch to batch, the
+addresses taken, is settled first in this process (:meth:`Generator.emails`, a cheap
+pass over the names), and each worker derives everything else — ciphertexts, blind
+indexes, search documents, blocking keys, through Kith's own functions — for its batch.
+Ciphertexts differ between runs (random nonces), as they do in Kith.
 
 Rows come in batches of tuples, one list per table, in the column order of
 :data:`COLUMNS`, as the database stores them (UUIDs as 32 hex digits, timestamps as text
