@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     console.print(table)
     if args.write:
-        update_results(HEADING, INTRO, "graph:engine", markdown_block(args, run_))
+        update_results(HEADING, INTRO, f"graph:engine:{args.nodes}", markdown_block(args, run_))
         console.print(f"updated {RESULTS_PATH}")
     else:
         console.print(f"[dim]{RESULTS_PATH.name} not updated (smoke run)[/dim]")
