@@ -86,8 +86,8 @@ INTRO = """\
 What background work costs end to end, measured by `bench/jobs.py` against real
 `kith worker` processes (`python -m bench.jobs --help`). **Job throughput**: one process
 enqueues trivial `bench.noop` jobs through `kith.jobs.service.enqueue` in transactions of
-100 (a `JobQueue` installed, so each commit wakes Huey once per job) while two
-`kith worker --threads 2` processes claim, run and finish them; the clock runs from the
+100 (a `JobQueue` installed, so each commit sends one Huey wake-up per 16 jobs) while
+two `kith worker --threads 2` processes claim, run and finish them; the clock runs from the
 first enqueue until the database shows every job SUCCEEDED (polled every 100 ms), and the
 latency of a job is its `finished_at - created_at` (it includes waiting for its batch to
 commit and for the queue to drain). "Huey alone" is a trivial Huey task on the same
