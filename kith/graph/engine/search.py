@@ -275,12 +275,16 @@ def strongest_path(
     max_hops: int,
     banned_nodes: Collection[int] = NO_NODES,
     banned_edges: Collection[tuple[int, int]] = NO_EDGES,
+    max_cost: float = math.inf,
 ) -> IndexPath | None:
-    """The strongest path of at most ``max_hops`` edges, or None."""
+    """The strongest path of at most ``max_hops`` edges, or None; with ``max_cost``,
+    only a path cheaper than that (None otherwise)."""
     if source == target:
         return IndexPath((source,), ())
     bounds = Bounds()
-    found = _bidirectional_dijkstra(snap, source, target, banned_nodes, banned_edges, bounds=bounds)
+    found = _bidirectional_dijkstra(
+        snap, source, target, banned_nodes, banned_edges, bounds=bounds, max_cost=max_cost
+    )
     if found is None:
         return None
     if len(found.strengths) <= max_hops:
@@ -301,9 +305,18 @@ def strongest_path(
                 feasible = tolled
             break
     better = _bidirectional_hop_bounded(
-        snap, source, target, max_hops, feasible.cost, bounds, banned_nodes, banned_edges
+        snap,
+        source,
+        target,
+        max_hops,
+        min(feasible.cost, max_cost),
+        bounds,
+        banned_nodes,
+        banned_edges,
     )
-    return better if better is not None else feasible
+    if better is not None:
+        return better
+    return feasible if feasible.cost < max_cost else None
 
 
 def _bidirectional_hop_bounded(
@@ -392,6 +405,7 @@ def _bidirectional_dijkstra(
     banned_edges: Collection[tuple[int, int]],
     hop_toll: float = 0.0,
     bounds: Bounds | None = None,
+    max_cost: float = math.inf,
 ) -> IndexPath | None:
     inf = math.inf
     dist: tuple[dict[int, float], dict[int, float]] = ({source: 0.0}, {target: 0.0})
@@ -401,7 +415,7 @@ def _bidirectional_dijkstra(
         [(0.0, source)],
         [(0.0, target)],
     )
-    best = inf
+    best = max_cost
     meet = -1
     radius = [0.0, 0.0]
     while heaps[0] and heaps[1]:
@@ -533,6 +547,7 @@ def k_strongest(snap: Snapshot, source: int, target: int, k: int, max_hops: int)
     known = {first.nodes}
     tie = 0
     while len(found) < k:
+        need = k - len(found)
         previous = found[-1]
         for i in range(len(previous.nodes) - 1):
             spur = previous.nodes[i]
@@ -542,8 +557,20 @@ def k_strongest(snap: Snapshot, source: int, target: int, k: int, max_hops: int)
                 if path.nodes[: i + 1] == root and len(path.nodes) > i + 1:
                     a, b = path.nodes[i], path.nodes[i + 1]
                     banned_edges.update(((a, b), (b, a)))
+            # A spur path no stronger than `need` candidates already found can never
+            # be one of the paths still missing: search only below that cost.
+            bound = (
+                heapq.nsmallest(need, candidates)[-1][0] if len(candidates) >= need else math.inf
+            )
+            root_cost = sum(-math.log(s) for s in previous.strengths[:i])
             spur_path = strongest_path(
-                snap, spur, target, max_hops - i, frozenset(root[:-1]), banned_edges
+                snap,
+                spur,
+                target,
+                max_hops - i,
+                frozenset(root[:-1]),
+                banned_edges,
+                max_cost=bound - root_cost,
             )
             if spur_path is None:
                 continue
