@@ -268,6 +268,11 @@ class JobQueue:
             .returning(*_CLAIMED_COLUMNS, _c.run_after)
         )
         with self._transaction() as conn:
+            if self.database.dialect == "postgresql":
+                # Statistics lag behind a queue that fills in seconds: planned for a few
+                # rows, a bitmap scan reads and sorts every queued job to return 16.
+                # The (state, run_after) index gives them in order and stops there.
+                conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             # RETURNING comes in no particular order: run the oldest first.
             rows = sorted(conn.execute(stmt), key=lambda row: row.run_after)
         claimed = [
