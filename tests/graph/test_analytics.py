@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from kith.app import create_app
 from kith.db.engine import Database
+from kith.graph import tasks
+from kith.jobs.models import Job
 from kith.runtime import Runtime
 from kith.settings import Settings
 from tests.assertions import assert_envelope, wait_for
@@ -87,3 +90,21 @@ def test_influence_and_communities_from_the_background_job(
         assert detail["members"][0]["node"]["id"] == hub
         assert detail["membersTruncated"] is False
         assert_envelope(world.get(f"/communities/{tenant.organization_id}"), 404)
+
+
+def test_nightly_tasks_queue_one_job_per_organization(client: TestClient, world: World) -> None:
+    world.relate(world.contact("Ann"), world.contact("Bob"), strength=0.5)
+    quiet = world.tenant.factory.tenant()  # no relationships: nothing to compute
+    database = world.tenant.factory.database
+    tasks.nightly_analytics(database)
+    tasks.nightly_analytics(database)  # one pending computation is enough
+    tasks.nightly_strength(database)
+    tasks.prune_changes(database)
+    with database.transaction() as session:
+        jobs = session.execute(
+            select(Job.organization_id, Job.type).where(
+                Job.organization_id.in_([world.tenant.organization_id, quiet.organization_id])
+            )
+        ).all()
+    assert sorted(t for _, t in jobs) == ["graph.analytics", "graph.recompute_strength"]
+    assert {org for org, _ in jobs} == {world.tenant.organization_id}
