@@ -168,6 +168,15 @@ def search(
     _run(action, organization)
 
 
+def _load_references() -> None:
+    """Every domain's records that point at contacts (relationships, …) register with the
+    merge when their domain is imported; the API and the worker import them all, and so
+    must a merge from the command line, or it would leave those records behind."""
+    from kith.task_registry import import_all_tasks
+
+    import_all_tasks()
+
+
 @contacts_app.command("merge")
 def merge_command(
     primary: uuid.UUID,
@@ -175,6 +184,7 @@ def merge_command(
     organization: OrgOption = None,
 ) -> None:
     """Merge DUPLICATES into PRIMARY (undo with `kith contacts undo-merge`)."""
+    _load_references()
 
     def action(session: Session, principal: Principal) -> object:
         record, details = merge.merge_contacts(
@@ -198,6 +208,7 @@ def merge_command(
 @contacts_app.command("undo-merge")
 def undo_merge(merge_id: uuid.UUID, organization: OrgOption = None) -> None:
     """Put the merged contacts back exactly as they were."""
+    _load_references()
 
     def action(session: Session, principal: Principal) -> object:
         merge.undo_merge(session, principal, merge_id)
