@@ -1,8 +1,6 @@
-"""Splink training smoke test: a few hundred records, seconds."""
+"""Splink training smoke test on a few hundred records (speed: bench/dedupe.py)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -14,9 +12,7 @@ from kith.contacts.dedupe.train import train_model
 
 def test_train_with_splink() -> None:
     data = generate_benchmark(120, seed=8)
-    started = time.perf_counter()
     model = train_model(data.records, u_max_pairs=2e5, metadata={"source": "test"})
-    assert time.perf_counter() - started < 20
     n = len(data.records)
     assert model.trained_records == n
     true_prior = len(data.true_pairs()) / (n * (n - 1) / 2)
