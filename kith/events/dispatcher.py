@@ -205,8 +205,10 @@ class Dispatcher:
         return delivered, delivered > 0 and len(events) == self.batch_size
 
     def _deliver(self, event: Event) -> None:
-        for name, handler in _handlers_for(event.type):
-            with self.database.transaction(write=True) as session:
+        """One transaction per event: every handler's effect with its "handled" marker,
+        the sinks' rows and the delivered mark commit together (or none of them)."""
+        with self.database.transaction(write=True) as session:
+            for name, handler in _handlers_for(event.type):
                 marker = session.get(EventHandled, (event.organization_id, event.id, name))
                 if marker is not None:
                     continue
@@ -216,7 +218,6 @@ class Dispatcher:
                         organization_id=event.organization_id, event_id=event.id, handler=name
                     )
                 )
-        with self.database.transaction(write=True) as session:
             for sink in list(SINKS.values()):
                 sink(session, event)
             session.execute(
