@@ -19,6 +19,9 @@ import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from kith.graph.engine.snapshot import Snapshot
 
 NO_NODES: frozenset[int] = frozenset()
@@ -489,6 +492,8 @@ def fewest_hops(
     """A path with the fewest edges (at most ``max_hops``); the strongest among those."""
     if source == target:
         return IndexPath((source,), ())
+    if not banned_nodes and not banned_edges:
+        return fewest_hops_vectorized(snap, source, target, max_hops)
     dist = ({source: 0}, {target: 0})
     best = ({source: 1.0}, {target: 1.0})
     parent: tuple[dict[int, tuple[int, float]], dict[int, tuple[int, float]]] = ({}, {})
@@ -527,6 +532,107 @@ def fewest_hops(
         if meet >= 0:
             return _join(meet, source, target, parent[0], parent[1])
     return None
+
+
+def fewest_hops_vectorized(
+    snap: Snapshot, source: int, target: int, max_hops: int
+) -> IndexPath | None:
+    """``fewest_hops`` with each BFS layer expanded by numpy over the CSR (patched rows
+    in Python): a hub in a frontier costs a few array operations, not a Python loop
+    over its neighbours. Same answers; no banned nodes or edges."""
+    if source == target:
+        return IndexPath((source,), ())
+    n = snap.n
+    max_hops = min(max_hops, 30_000)
+    dist = (np.full(n, -1, dtype=np.int16), np.full(n, -1, dtype=np.int16))
+    best = (np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64))
+    parent = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+    via = (np.empty(n, dtype=np.float64), np.empty(n, dtype=np.float64))
+    for side, start in ((0, source), (1, target)):
+        dist[side][start] = 0
+        best[side][start] = 1.0
+    frontier = [np.array([source], dtype=np.int64), np.array([target], dtype=np.int64)]
+    radius = [0, 0]
+    csr_nodes = snap.csr_nodes
+    patched = np.fromiter(snap.patch, dtype=np.int64, count=len(snap.patch))
+    while frontier[0].size and frontier[1].size and radius[0] + radius[1] < max_hops:
+        volumes = [_array_volume(snap, f) for f in frontier]
+        side = 0 if volumes[0] <= volumes[1] else 1
+        f = frontier[side]
+        odd_mask = f >= csr_nodes
+        if patched.size:
+            odd_mask |= np.isin(f, patched)
+        odd: list[int] = f[odd_mask].tolist()
+        plain = f[~odd_mask] if odd else f
+        starts = snap.indptr[plain]
+        lengths = snap.indptr[plain + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = np.arange(total, dtype=np.int64) + offsets
+        nbrs = snap.indices[positions].astype(np.int64)
+        from_ = np.repeat(plain, lengths)
+        edge = snap.strength[positions]
+        if odd:
+            extra_n: list[int] = []
+            extra_f: list[int] = []
+            extra_s: list[float] = []
+            for u in odd:
+                row_n, row_s, _ = snap.row(u)
+                extra_n += row_n
+                extra_f += [u] * len(row_n)
+                extra_s += row_s
+            nbrs = np.concatenate([nbrs, np.asarray(extra_n, dtype=np.int64)])
+            from_ = np.concatenate([from_, np.asarray(extra_f, dtype=np.int64)])
+            edge = np.concatenate([edge, np.asarray(extra_s, dtype=np.float64)])
+        fresh = dist[side][nbrs] < 0
+        nbrs, from_, edge = nbrs[fresh], from_[fresh], edge[fresh]
+        through = best[side][from_] * edge
+        order = np.lexsort((through, nbrs))
+        nbrs, from_, edge, through = nbrs[order], from_[order], edge[order], through[order]
+        last = np.ones(nbrs.size, dtype=bool)
+        last[:-1] = nbrs[1:] != nbrs[:-1]
+        nbrs, from_, edge, through = nbrs[last], from_[last], edge[last], through[last]
+        level = radius[side] + 1
+        dist[side][nbrs] = level
+        best[side][nbrs] = through
+        parent[side][nbrs] = from_
+        via[side][nbrs] = edge
+        frontier[side] = nbrs
+        radius[side] = level
+        met = nbrs[dist[1 - side][nbrs] >= 0]
+        if met.size:
+            meet = int(met[np.argmax(best[side][met] * best[1 - side][met])])
+            return _join_arrays(meet, source, target, parent, via)
+    return None
+
+
+def _array_volume(snap: Snapshot, frontier: npt.NDArray[np.int64]) -> int:
+    inside = frontier[frontier < snap.csr_nodes]
+    return int((snap.indptr[inside + 1] - snap.indptr[inside]).sum()) + frontier.size
+
+
+def _join_arrays(
+    meet: int,
+    source: int,
+    target: int,
+    parent: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    via: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+) -> IndexPath:
+    nodes = [meet]
+    strengths: list[float] = []
+    node = meet
+    while node != source:
+        strengths.append(float(via[0][node]))
+        node = int(parent[0][node])
+        nodes.append(node)
+    nodes.reverse()
+    strengths.reverse()
+    node = meet
+    while node != target:
+        strengths.append(float(via[1][node]))
+        node = int(parent[1][node])
+        nodes.append(node)
+    return IndexPath(tuple(nodes), tuple(strengths))
 
 
 def _volume(snap: Snapshot, frontier: list[int]) -> int:
