@@ -7,9 +7,10 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from kith.auth.principal import Principal
-from kith.auth.service import AuthContext, resolve_principal
+from kith.auth.service import AuthContext, cached_principal, resolve_principal
 from kith.db.session import DbSession
 
 bearer_scheme = HTTPBearer(
@@ -18,18 +19,23 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def auth_context(request: Request) -> AuthContext:
+async def auth_context(request: Request) -> AuthContext:
     context: AuthContext = request.app.state.auth
     return context
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> Principal:
     header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = resolve_principal(session, request.app.state.settings, header)
+    settings = request.app.state.settings
+    # A cached credential costs no query, so it is answered on the event loop; a miss
+    # reads the database in a worker thread.
+    principal = cached_principal(settings, header)
+    if principal is None:
+        principal = await run_in_threadpool(resolve_principal, session, settings, header)
     request.state.principal = principal
     structlog.contextvars.bind_contextvars(
         organization_id=str(principal.organization_id), user_id=str(principal.user_id)

@@ -133,7 +133,7 @@ USER_SORTS = {
 
 
 @users_router.get("", response_model=Page[UserOut])
-def list_users(
+async def list_users(
     principal: CurrentPrincipal,
     session: DbSession,
     params: ListParams = Params,
@@ -168,7 +168,7 @@ def create_user(
 
 
 @users_router.get("/me", response_model=UserOut)
-def get_me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
+async def get_me(principal: CurrentPrincipal, session: DbSession) -> UserOut:
     return UserOut.model_validate(
         members.get_member(session, principal, principal.user_id).as_dict()
     )
@@ -182,7 +182,7 @@ def update_me(
 
 
 @users_router.get("/{user_id}", response_model=UserOut)
-def get_user(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserOut:
+async def get_user(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserOut:
     return UserOut.model_validate(members.get_member(session, principal, user_id).as_dict())
 
 
@@ -222,7 +222,7 @@ def _team_out(session: Any, team: Team) -> TeamOut:
 
 
 @teams_router.get("", response_model=Page[TeamOut])
-def list_teams(
+async def list_teams(
     principal: CurrentPrincipal, session: DbSession, params: ListParams = Params
 ) -> Page[TeamOut]:
     return paginate(
@@ -242,7 +242,7 @@ def create_team(data: TeamIn, principal: CurrentPrincipal, session: DbSession) -
 
 
 @teams_router.get("/{team_id}", response_model=TeamOut)
-def get_team(team_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> TeamOut:
+async def get_team(team_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> TeamOut:
     return _team_out(session, get_scoped(session, Team, team_id, principal))
 
 

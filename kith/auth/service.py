@@ -529,33 +529,50 @@ def _keep_principals_on_rollback(session: Session) -> None:
     session.info.pop(_AUTH_CHANGED, None)
 
 
+def cached_principal(settings: Settings, authorization: str | None) -> Principal | None:
+    """The principal an ``Authorization`` header resolved to within the last
+    ``KITH_AUTH_CACHE_SECONDS``, without touching the database (None: not cached).
+
+    Entries are keyed by the credential itself, so a cached token skips its signature
+    check too; an entry never outlives the access token's own expiry."""
+    if settings.auth_cache_seconds <= 0:
+        return None
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    return principals.get(_credential_key(token))
+
+
 def resolve_principal(session: Session, settings: Settings, authorization: str | None) -> Principal:
-    """The principal behind an ``Authorization: Bearer`` header (JWT or API key). The
-    token itself is checked on every request; what it resolves to is cached for
-    ``KITH_AUTH_CACHE_SECONDS`` (see :class:`PrincipalCache`)."""
+    """The principal behind an ``Authorization: Bearer`` header (JWT or API key). What
+    it resolves to is cached for ``KITH_AUTH_CACHE_SECONDS`` (see :class:`PrincipalCache`
+    and :func:`cached_principal`)."""
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized()
-    ttl = settings.auth_cache_seconds
-    generation = principals.generation
-    if token.startswith(API_KEY_PREFIX):
-        key: tuple[Any, ...] = ("key", digest(token))
-        cached = principals.get(key) if ttl > 0 else None
+    ttl = float(settings.auth_cache_seconds)
+    key = _credential_key(token)
+    if ttl > 0:
+        cached = principals.get(key)
         if cached is not None:
             return cached
+    generation = principals.generation
+    if token.startswith(API_KEY_PREFIX):
         principal = _api_key_principal(session, token)
     else:
         claims = decode_access_token(settings, token)
         if claims is None:
             raise Unauthorized("The access token is invalid or expired.", code="INVALID_TOKEN")
-        key = ("session", claims.session_id, claims.organization_id, claims.user_id)
-        cached = principals.get(key) if ttl > 0 else None
-        if cached is not None:
-            return cached
         principal = _session_principal(session, claims)
+        ttl = min(ttl, (claims.expires_at - utcnow()).total_seconds())
     if ttl > 0:
         principals.put(key, principal, ttl, generation)
     return principal
+
+
+def _credential_key(token: str) -> tuple[str, str]:
+    # A digest, not the token: the cache never holds a usable credential.
+    return ("credential", digest(token))
 
 
 def _session_principal(session: Session, claims: AccessClaims) -> Principal:

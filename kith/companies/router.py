@@ -20,7 +20,7 @@ SORTS = {"name": Company.name_key, "createdAt": Company.created_at, "updatedAt":
 
 
 @router.get("", response_model=Page[CompanyOut])
-def list_companies(
+async def list_companies(
     principal: CurrentPrincipal,
     session: DbSession,
     params: ListParams = Depends(list_params),
@@ -50,7 +50,7 @@ def create_company(data: CompanyIn, principal: CurrentPrincipal, session: DbSess
 
 
 @router.get("/{company_id}", response_model=CompanyOut)
-def get_company(
+async def get_company(
     company_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
 ) -> CompanyOut:
     return service.to_out(session, service.get_company(session, principal, company_id))

@@ -134,7 +134,7 @@ def _page(
 
 
 @router.get("", response_model=Page[ContactOut])
-def list_contacts(
+async def list_contacts(
     principal: CurrentPrincipal,
     session: DbSession,
     params: ListParams = Params,
@@ -174,7 +174,7 @@ def create_contact(
 
 
 @router.get("/search", response_model=Page[SearchHit])
-def search_contacts(
+async def search_contacts(
     principal: CurrentPrincipal,
     session: DbSession,
     q: str = Query(min_length=1, max_length=200, description="Words; each is prefix-matched"),
@@ -187,7 +187,7 @@ def search_contacts(
 
 
 @router.get("/deleted", response_model=Page[ContactOut])
-def list_deleted(
+async def list_deleted(
     principal: CurrentPrincipal,
     session: DbSession,
     params: ListParams = Params,
@@ -198,7 +198,9 @@ def list_deleted(
 
 
 @router.get("/custom-fields", response_model=list[CustomFieldOut])
-def list_custom_fields(principal: CurrentPrincipal, session: DbSession) -> list[CustomFieldOut]:
+async def list_custom_fields(
+    principal: CurrentPrincipal, session: DbSession
+) -> list[CustomFieldOut]:
     return [
         CustomFieldOut(
             key=d.key,
@@ -304,7 +306,7 @@ def _pair_out(pair: DuplicatePair) -> DuplicatePairOut:
 
 
 @router.get("/duplicates", response_model=Page[DuplicatePairOut])
-def list_duplicates(
+async def list_duplicates(
     principal: CurrentPrincipal,
     session: DbSession,
     params: ListParams = Params,
@@ -395,7 +397,9 @@ def merge_contacts(data: MergeIn, principal: CurrentPrincipal, session: DbSessio
 
 
 @router.get("/merges/{merge_id}", response_model=MergeOut)
-def get_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> MergeOut:
+async def get_merge(
+    merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> MergeOut:
     return _merge_out(session, principal, merge.get_merge(session, principal, merge_id))
 
 
@@ -406,7 +410,9 @@ def undo_merge(merge_id: uuid.UUID, principal: CurrentPrincipal, session: DbSess
 
 
 @router.get("/{contact_id}", response_model=ContactOut)
-def get_contact(contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> Response:
+async def get_contact(
+    contact_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> Response:
     details = service.get_details(session, principal, contact_id)
     details.possible_duplicates = duplicates.open_pairs_for(session, principal, contact_id)
     return ModelResponse(service.to_out(details))
@@ -443,7 +449,7 @@ TIMELINE_CURSOR = "timeline"
 
 
 @router.get("/{contact_id}/timeline", response_model=Page[TimelineItem])
-def contact_timeline(
+async def contact_timeline(
     contact_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: DbSession,

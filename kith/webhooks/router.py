@@ -38,7 +38,7 @@ DELIVERY_SORTS = {
 }
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

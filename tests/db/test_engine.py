@@ -5,9 +5,10 @@ the suite's database server on the PostgreSQL pass."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -107,7 +108,7 @@ def test_a_failed_unit_of_work_rolls_back(sqlite_db: Database) -> None:
     assert _value(sqlite_db) == 0
 
 
-def _request_session(database: Database, method: str) -> Iterator[Session]:
+def _request_session(database: Database, method: str) -> AsyncIterator[Session]:
     app = SimpleNamespace(state=SimpleNamespace(database=database))
     return get_session(Request({"type": "http", "method": method, "app": app, "headers": []}))
 
@@ -116,18 +117,39 @@ def _request_session(database: Database, method: str) -> Iterator[Session]:
 def test_request_sessions_of_unsafe_methods_take_the_write_lock(
     sqlite_db: Database, method: str, writes: bool
 ) -> None:
-    sessions = _request_session(sqlite_db, method)
-    session = next(sessions)
-    try:
-        session.execute(text("SELECT n FROM counter")).scalar_one()
-        if writes:
-            with pytest.raises(OperationalError, match="locked"), sqlite_db.transaction(write=True):
-                pass
-        else:
-            with sqlite_db.transaction(write=True) as other:
-                other.execute(text("UPDATE counter SET n = 1"))
-    finally:
-        sessions.close()
+    async def request() -> None:
+        sessions = _request_session(sqlite_db, method)
+        session = await anext(sessions)
+        try:
+            session.execute(text("SELECT n FROM counter")).scalar_one()
+            if writes:
+                with (
+                    pytest.raises(OperationalError, match="locked"),
+                    sqlite_db.transaction(write=True),
+                ):
+                    pass
+            else:
+                with sqlite_db.transaction(write=True) as other:
+                    other.execute(text("UPDATE counter SET n = 1"))
+        finally:
+            await sessions.aclose()
+
+    asyncio.run(request())
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_request_session_commits_when_the_endpoint_returns(
+    sqlite_db: Database, method: str
+) -> None:
+    async def request() -> None:
+        sessions = _request_session(sqlite_db, method)
+        session = await anext(sessions)
+        session.execute(text("UPDATE counter SET n = 7"))
+        with pytest.raises(StopAsyncIteration):
+            await anext(sessions)
+
+    asyncio.run(request())
+    assert _value(sqlite_db) == 7
 
 
 def test_every_request_thread_gets_a_connection_at_once(tmp_path: Path) -> None:
