@@ -30,18 +30,17 @@ class Runtime:
         self.settings = settings
         self.database = database
         self.queue = JobQueue(settings, database, huey=huey)
-        self.dispatcher = Dispatcher(database)
         # Webhook HTTP calls get their own thread: a slow receiver never delays dispatch.
         self.sender = PollingLoop(
             "kith-webhooks",
-            lambda: webhooks.send_due(database, settings),
+            lambda: webhooks.send_all_due(database, settings),
             poll_seconds=max(1.0, settings.outbox_poll_seconds),
         )
+        self.dispatcher = Dispatcher(database, after_batch=self.sender.wake)
         self.loop = PollingLoop(
             "kith-dispatcher",
             self.dispatcher.dispatch_pending,
             poll_seconds=settings.outbox_poll_seconds,
-            after=self.sender.wake,
             on_stop=self.dispatcher.release,
         )
         self._consumer: EmbeddedConsumer | None = None

@@ -121,11 +121,15 @@ class Dispatcher:
         owner: str | None = None,
         lease_seconds: float = 15.0,
         batch_size: int = 200,
+        after_batch: Callable[[], None] | None = None,
     ) -> None:
         self.database = database
         self.owner = owner or f"dispatcher-{uuid.uuid4().hex[:12]}"
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
+        # Called after each batch that delivered something (the webhook sender's wake-up):
+        # under a steady stream a drain never ends, and sinks' rows must not wait for it.
+        self.after_batch = after_batch
 
     # -- the lease: one active dispatcher across processes -------------------------
     def acquire(self) -> bool:
@@ -165,6 +169,8 @@ class Dispatcher:
             while True:
                 count, more = self._batch()
                 delivered += count
+                if count and self.after_batch is not None:
+                    self.after_batch()
                 if not more or not self.acquire():  # renew between batches
                     break
         finally:

@@ -365,3 +365,15 @@ def send_due(
         for future in as_completed(futures):
             _record(database, settings, futures[future], future.result())
     return len(jobs)
+
+
+def send_all_due(database: Database, settings: Settings, *, limit: int = 100) -> int:
+    """:func:`send_due` until fewer than ``limit`` were due: the sender's loop, so a
+    backlog is drained at once instead of ``limit`` deliveries per poll."""
+    sent = 0
+    client = OutboundClient(settings, breaker=_BREAKER)
+    while True:
+        taken = send_due(database, settings, limit=limit, client=client)
+        sent += taken
+        if taken < limit:
+            return sent

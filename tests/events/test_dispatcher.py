@@ -146,3 +146,18 @@ def test_events_committed_before_a_crash_are_delivered_after_restart(
     late = emit(live_database, "user.created", "late")
     wait_for(lambda: len(handled) == 4)
     assert handled[-1][2] == late
+
+
+def test_each_delivering_batch_wakes_the_sinks_without_waiting_for_the_drain(
+    live_database: Database, handled: list
+) -> None:
+    # Under a steady stream a drain never ends; webhook rows written by the first batch
+    # must be sent while later batches are still being dispatched.
+    for name in "abcde":
+        emit(live_database, "user.created", name)
+    seen_at: list[int] = []
+    dispatcher = Dispatcher(
+        live_database, batch_size=2, after_batch=lambda: seen_at.append(len(handled))
+    )
+    assert dispatcher.dispatch_pending() == 5
+    assert seen_at == [2, 4, 5]

@@ -27,7 +27,7 @@ from kith.events.outbox import publish
 from kith.outbound.client import OutboundClient
 from kith.settings import Settings
 from kith.webhooks import delivery
-from kith.webhooks.delivery import backoff, send_due
+from kith.webhooks.delivery import backoff, send_all_due, send_due
 from kith.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from kith.webhooks.verify import verify_signature
 from tests.conftest import TransactionalDatabase, make_settings
@@ -395,3 +395,21 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert backoff(30, rng=rng).total_seconds() <= 6 * 3600
     spread = {round(backoff(3, rng=rng).total_seconds(), 3) for _ in range(20)}
     assert len(spread) > 10
+
+
+@pytest.mark.usefixtures("webhook_sink")
+def test_the_sender_drains_a_backlog_larger_than_one_round(
+    client: TestClient,
+    factory: Factory,
+    db: TransactionalDatabase,
+    receiver: Receiver,
+    hook_settings: Settings,
+) -> None:
+    tenant = factory.tenant()
+    _hook(client, tenant, receiver.url)
+    for n in range(7):
+        _emit(db, tenant, "contact.created", name=f"Contact {n}")
+    assert Dispatcher(db).dispatch_pending() >= 7
+    assert send_all_due(db, hook_settings, limit=3) == 7
+    assert len(receiver.requests) == 7
+    assert {d.state for d in _deliveries(db)} == {DeliveryState.SUCCEEDED}
