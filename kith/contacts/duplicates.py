@@ -6,6 +6,7 @@ else the default model shipped with Kith."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -119,42 +120,94 @@ def unindex(session: Session, organization_id: uuid.UUID, contact_id: uuid.UUID)
     )
 
 
+class CandidateRecords:
+    """Match records of contacts recently compared, by (id, version, updatedAt).
+
+    On create, a common name's blocks return the same candidates again and again; each
+    would otherwise be loaded (three queries) and decrypted for every create. A cached
+    record is used only while the contact's row still has the version and update time
+    it was read at, so any change, in any process, reads it afresh; the time stamp tells
+    apart two different changes that reached the same version (one rolled back)."""
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[uuid.UUID, int, Any], MatchRecord] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[uuid.UUID, int, Any]) -> MatchRecord | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[uuid.UUID, int, Any], record: MatchRecord) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = record
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+candidate_records = CandidateRecords()
+
+
 def _records(
     session: Session, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> list[MatchRecord]:
     if not ids:
         return []
+    live = Contact.organization_id == organization_id, Contact.deleted_at.is_(None)
+    stamps = session.execute(
+        select(Contact.id, Contact.version, Contact.updated_at).where(*live, Contact.id.in_(ids))
+    ).all()
+    found: list[MatchRecord] = []
+    missing: dict[uuid.UUID, tuple[uuid.UUID, int, Any]] = {}
+    for cid, version, updated_at in stamps:
+        key = (cid, version, updated_at)
+        cached = candidate_records.get(key)
+        if cached is None:
+            missing[cid] = key
+        else:
+            found.append(cached)
+    if not missing:
+        return found
     # Only the compared columns, as rows: candidates are many, ORM objects cost more
     # than the comparison.
     contacts = session.execute(
         select(
             Contact.id,
+            Contact.version,
+            Contact.updated_at,
             Contact.first_name,
             Contact.last_name,
             Contact.company_name,
             Contact.addresses,
             Contact.birthday,
-        ).where(
-            Contact.organization_id == organization_id,
-            Contact.id.in_(ids),
-            Contact.deleted_at.is_(None),
-        )
+        ).where(*live, Contact.id.in_(list(missing)))
     ).all()
-    emails: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
-    phones: dict[uuid.UUID, list[str]] = {c.id: [] for c in contacts}
+    loaded = [c.id for c in contacts]
+    emails: dict[uuid.UUID, list[str]] = {cid: [] for cid in loaded}
+    phones: dict[uuid.UUID, list[str]] = {cid: [] for cid in loaded}
     for cid, email in session.execute(
         select(ContactEmail.contact_id, ContactEmail.email)
-        .where(ContactEmail.organization_id == organization_id, ContactEmail.contact_id.in_(ids))
+        .where(ContactEmail.organization_id == organization_id, ContactEmail.contact_id.in_(loaded))
         .order_by(ContactEmail.position)
     ):
         emails[cid].append(email)
     for cid, number in session.execute(
         select(ContactPhone.contact_id, ContactPhone.number)
-        .where(ContactPhone.organization_id == organization_id, ContactPhone.contact_id.in_(ids))
+        .where(ContactPhone.organization_id == organization_id, ContactPhone.contact_id.in_(loaded))
         .order_by(ContactPhone.position)
     ):
         phones[cid].append(number)
-    return [match_record(c, emails[c.id], phones[c.id]) for c in contacts]  # type: ignore[arg-type]
+    for c in contacts:
+        record = match_record(c, emails[c.id], phones[c.id])  # type: ignore[arg-type]
+        found.append(record)
+        # Keyed by what was read with the record (a concurrent change between the two
+        # statements then only misses the cache next time).
+        candidate_records.put((c.id, c.version, c.updated_at), record)
+    return found
 
 
 def _lookup(session: Session, organization_id: uuid.UUID, exclude: uuid.UUID) -> Any:
@@ -174,9 +227,10 @@ def _lookup(session: Session, organization_id: uuid.UUID, exclude: uuid.UUID) ->
         # candidates_for keeps the MAX_CANDIDATES sharing most keys (ties by id): only
         # those are loaded, each returned once per key it shares, so that it ranks
         # them exactly as it would have all of them.
-        kept = sorted(shared, key=lambda i: (-shared[i], str(i)))[:MAX_CANDIDATES]
-        records = _records(session, organization_id, kept)
-        return [r for r in records for _ in range(shared[uuid.UUID(r.id)])]
+        # (A UUID's int orders as its string does.)
+        kept = sorted(shared, key=lambda i: (-shared[i], i.int))[:MAX_CANDIDATES]
+        times = {str(i): shared[i] for i in kept}
+        return [r for r in _records(session, organization_id, kept) for _ in range(times[r.id])]
 
     return lookup
 

@@ -64,6 +64,23 @@ def test_a_likely_duplicate_is_reported_on_create_and_queued(
     assert [d["id"] for d in shown["possibleDuplicates"]] == [bill["id"]]
 
 
+def test_a_candidate_changed_since_it_was_last_compared_is_compared_as_it_is_now(
+    client: TestClient, tenant: Tenant, create: Create
+) -> None:
+    # Candidates' match records are cached between creates: a change must show at once.
+    william = create(**WILLIAM)
+    [hit] = create(**BILL)["possibleDuplicates"]
+    assert hit["id"] == william["id"]
+    moved = client.patch(
+        f"{CONTACTS}/{william['id']}",
+        json={"birthday": "1991-09-23", "addresses": [{"city": "Seattle", "country": "US"}]},
+        headers=tenant.admin.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    again = create(**{**BILL, "email": "bill.smith@home.example"})
+    assert william["id"] not in {d["id"] for d in again["possibleDuplicates"]}
+
+
 def test_a_dismissed_pair_is_never_proposed_again(
     client: TestClient, tenant: Tenant, create: Create
 ) -> None:
