@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,12 +288,22 @@ def update_me(session: Session, ctx: AuthContext, principal: Principal, data: Me
 
 
 def team_member_ids(session: Session, team: Team) -> list[uuid.UUID]:
-    ids = session.execute(
-        select(TeamMember.user_id).where(
-            TeamMember.organization_id == team.organization_id, TeamMember.team_id == team.id
+    return members_of_teams(session, [team])[team.id]
+
+
+def members_of_teams(session: Session, teams: Sequence[Team]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each team's member ids (sorted), in one query for a page of teams."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {team.id: [] for team in teams}
+    if teams:
+        rows = session.execute(
+            select(TeamMember.team_id, TeamMember.user_id).where(
+                TeamMember.organization_id == teams[0].organization_id,
+                TeamMember.team_id.in_(list(found)),
+            )
         )
-    ).scalars()
-    return sorted(ids, key=str)
+        for team_id, user_id in rows:
+            found[team_id].append(user_id)
+    return {team_id: sorted(ids, key=str) for team_id, ids in found.items()}
 
 
 def create_team(session: Session, principal: Principal, data: TeamIn) -> Team:

@@ -209,12 +209,12 @@ def deactivate_user(
 TEAM_SORTS = {"name": Team.name, "createdAt": Team.created_at, "updatedAt": Team.updated_at}
 
 
-def _team_out(session: Any, team: Team) -> TeamOut:
+def _team_out(session: Any, team: Team, member_ids: list[uuid.UUID] | None = None) -> TeamOut:
     return TeamOut(
         id=team.id,
         name=team.name,
         description=team.description,
-        member_ids=members.team_member_ids(session, team),
+        member_ids=members.team_member_ids(session, team) if member_ids is None else member_ids,
         created_at=team.created_at,
         updated_at=team.updated_at,
         version=team.version,
@@ -225,14 +225,21 @@ def _team_out(session: Any, team: Team) -> TeamOut:
 async def list_teams(
     principal: CurrentPrincipal, session: DbSession, params: ListParams = Params
 ) -> Page[TeamOut]:
-    return paginate(
+    page = paginate(
         session,
         scoped(Team, principal),
         params,
         sort_fields=TEAM_SORTS,
         default_sort=["name"],
         id_column=Team.id,
-        to_item=lambda t: _team_out(session, t),
+        to_item=lambda t: t,
+    )
+    member_ids = members.members_of_teams(session, page.data)
+    return Page[TeamOut](
+        data=[_team_out(session, t, member_ids[t.id]) for t in page.data],
+        pagination=page.pagination,
+        total_count=page.total_count,
+        total_count_capped=page.total_count_capped,
     )
 
 

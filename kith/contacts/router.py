@@ -9,6 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy import delete, func, select
+from starlette.concurrency import run_in_threadpool
 
 from kith import search
 from kith.audit import service as audit
@@ -146,6 +147,10 @@ async def list_contacts(
     ``createdAt``, ``updatedAt``, ``leadScore``, ``lastContactDate``). ``totalCount``
     is exact up to 200; past that it is 200 and ``totalCountCapped`` is true. Pages
     reached by ``nextCursor`` repeat the first page's count instead of counting again."""
+    if filters != ContactFilters():
+        # A search or a filter may have the database read many rows: in a worker thread,
+        # other requests go on meanwhile (docs/decisions/0002-reads-on-the-event-loop.md).
+        return await run_in_threadpool(_page, session, principal, params, filters)
     return _page(session, principal, params, filters)
 
 
@@ -183,7 +188,7 @@ async def search_contacts(
 ) -> Response:
     """Full-text search with ranking and ``<mark>`` highlights, plus every list filter."""
     filters.search = q
-    return _page(session, principal, params, filters, with_highlights=True)
+    return await run_in_threadpool(_page, session, principal, params, filters, with_highlights=True)
 
 
 @router.get("/deleted", response_model=Page[ContactOut])
