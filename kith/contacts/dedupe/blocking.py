@@ -39,7 +39,7 @@ from kith.contacts.dedupe.record import MatchRecord
 
 MAX_BLOCK_SIZE = 100
 SCAN_WINDOW = 20
-RULES = ("ln", "fl", "nm", "lb", "bi", "pc", "pl", "ad", "sa", "co", "cl", "em", "ph")
+RULES = ("ln", "fl", "nm", "lb", "bi", "pc", "pl", "ad", "sa", "co", "cl", "cs", "em", "ph")
 
 _SOUNDEX_CODES = {
     **dict.fromkeys("bfpv", "1"),
@@ -88,6 +88,16 @@ def keys_of_features(f: Features) -> list[str]:
         first_code = soundex(f.first)
         if first_code:
             keys.append("nm:" + "|".join(sorted((first_code, last_code))))
+        # Swapped names where one side is a nickname or a short form ("Rich Weber" and
+        # "Weber Richard"): the same key over each name's canonical forms.
+        firsts = {first_code, *(soundex(g) for g in f.first_groups)}
+        lasts = {last_code, *(soundex(g) for g in f.last_groups)}
+        keys.extend(
+            "nm:" + "|".join(sorted((a, b)))
+            for a in firsts
+            for b in lasts
+            if a and (a, b) != (first_code, last_code)
+        )
     if f.birthday and last_code:
         keys.append(f"lb:{last_code}:{f.birthday}")
         keys.extend(f"bi:{f.birthday}:{''.join(sorted((i, f.last[0])))}" for i in initials)
@@ -104,6 +114,11 @@ def keys_of_features(f: Features) -> list[str]:
         keys.extend(f"co:{f.company}:{i}" for i in initials)
         if last_code:
             keys.append(f"cl:{f.company}:{last_code}")
+    if f.first and f.last:
+        # Swapped names at one organization, known by its name or a work address's domain.
+        pair = "".join(sorted((f.first[0], f.last[0])))
+        orgs = {f.company_key, *f.email_orgs} - {""}
+        keys.extend(f"cs:{org}:{pair}" for org in orgs)
     keys.extend(f"em:{handle}" for handle in f.email_handles if len(handle) >= 4)
     keys.extend(f"ph:{tail}" for tail in f.phone_tails)
     return sorted(set(keys))

@@ -59,6 +59,21 @@ def test_swapped_names_meet() -> None:
     assert set(blocking_keys(a)) & set(blocking_keys(b))
 
 
+def test_swapped_names_meet_when_one_is_a_nickname() -> None:
+    a = MatchRecord(id="a", first_name="Rich", last_name="Weber")
+    b = MatchRecord(id="b", first_name="Weber", last_name="Richard")
+    assert set(blocking_keys(a)) & set(blocking_keys(b))
+
+
+def test_swapped_names_at_one_organization_meet_through_company_or_work_domain() -> None:
+    a = MatchRecord(id="a", first_name="Stephanie", last_name="Ovaterr", company="First Acme")
+    b = MatchRecord(id="b", first_name="Ovater", last_name="Sefton", emails=("so@firstacme.com",))
+    c = MatchRecord(id="c", first_name="Ovater", last_name="Sefton", company="Other Corp")
+    shared = set(blocking_keys(a)) & set(blocking_keys(b))
+    assert {k.split(":")[0] for k in shared} == {"cs"}
+    assert not set(blocking_keys(a)) & set(blocking_keys(c))
+
+
 def test_no_name_no_name_keys() -> None:
     assert blocking_keys(MatchRecord(id="x")) == []
 
