@@ -222,10 +222,16 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Only when no organization exists yet")
     ] = False,
+    people: Annotated[int, typer.Option(help="Demo contacts to create (0: none)")] = 200,
 ) -> None:
-    """Create the demo organization and admin, and print the login."""
+    """Create the demo organization and admin with demo contacts, and print the login."""
+    from rich.progress import Progress
+
     from kith.auth.models import Organization
+    from kith.auth.principal import Principal
+    from kith.auth.roles import Role
     from kith.auth.service import create_organization
+    from kith.cli.demo_data import seed_demo
     from kith.db.engine import Database
 
     settings = _settings()
@@ -242,13 +248,27 @@ def demo(
                 return
             email = "admin@demo.kith.example"
             password = secrets.token_urlsafe(12)
-            create_organization(
+            organization, user, _ = create_organization(
                 session,
                 _auth_context(settings),
                 organization_name="Demo Company",
                 email=email,
                 name="Demo Admin",
                 password=password,
+            )
+            session.flush()
+            admin = Principal(organization_id=organization.id, user_id=user.id, role=Role.ADMIN)
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("demo contacts", total=people)
+                summary = seed_demo(
+                    session,
+                    admin,
+                    region=organization.default_region,
+                    people=people,
+                    on_progress=lambda done, _total: progress.update(task, completed=done),
+                )
+            console.print(
+                f"demo data: {summary.contacts} contacts, {summary.relationships} relationships"
             )
         url = f"http://{settings.host}:{settings.port}"
         text = f"Kith demo login: {email} / {password}  ({url})"

@@ -158,7 +158,7 @@ def test_demo_if_empty_creates_one_organization_and_repeats_the_login(
     installation: Installation,
 ) -> None:
     assert installation.kith("migrate").exit_code == 0
-    first = installation.kith("demo", "--if-empty")
+    first = installation.kith("demo", "--if-empty", "--people", "30")
     assert first.exit_code == 0, first.output
     (login_line,) = [line for line in first.output.splitlines() if "demo login" in line]
     assert "admin@demo.kith.example / " in login_line
@@ -172,6 +172,35 @@ def test_demo_if_empty_creates_one_organization_and_repeats_the_login(
     assert installation.organization_count() == 1
     assert installation.organization_names() == ["Demo Company"]
     _login(installation, "admin@demo.kith.example", password)
+
+
+def test_demo_data_is_there_to_explore_through_the_api(installation: Installation) -> None:
+    assert installation.kith("migrate").exit_code == 0
+    result = installation.kith("demo", "--people", "30")
+    assert result.exit_code == 0, result.output
+    assert "demo data: 30 contacts" in result.output
+    password = result.output.split("admin@demo.kith.example / ", 1)[1].split()[0]
+    settings = Settings()
+    app = create_app(settings, key_prefix=f"kith-cli-test-{uuid.uuid4().hex}")
+    try:
+        with TestClient(app) as client:
+            login = client.post(
+                "/api/v1/auth/login",
+                json={"email": "admin@demo.kith.example", "password": password},
+            )
+            headers = {"Authorization": f"Bearer {login.json()['accessToken']}"}
+            contacts = client.get("/api/v1/contacts?limit=100", headers=headers).json()
+            assert contacts["totalCount"] == 30
+            assert all(c["fullName"] for c in contacts["data"])
+            assert {c["status"] for c in contacts["data"]} > {"LEAD"}
+            assert sum(bool(c["emails"]) for c in contacts["data"]) >= 20
+            surname = contacts["data"][0]["lastName"]
+            found = client.get(f"/api/v1/contacts/search?q={surname}", headers=headers).json()
+            assert contacts["data"][0]["id"] in {c["id"] for c in found["data"]}
+            related = client.get("/api/v1/graph/relationships", headers=headers).json()
+            assert related["totalCount"] >= 30
+    finally:
+        app.state.database.dispose()
 
 
 def test_demo_if_empty_does_nothing_when_an_organization_exists(

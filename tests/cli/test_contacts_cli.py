@@ -10,7 +10,7 @@ from tests.cli.conftest import Installation
 
 def test_contacts_cli_round_trip(installation: Installation) -> None:
     assert installation.kith("migrate").exit_code == 0
-    assert installation.kith("demo").exit_code == 0
+    assert installation.kith("demo", "--people", "0").exit_code == 0
     # Create through the service layer of that installation's database.
     from sqlalchemy import select
 
