@@ -462,6 +462,40 @@ def iter_records(
         last = ids[-1]
 
 
+def sync_blocking_keys(
+    session: Session, organization_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> int:
+    """Bring the stored blocking keys of these contacts up to the current rules (a
+    contact's keys are rewritten whenever it is written; this catches the ones written
+    before a rule was added). Reads the contacts afresh; returns the keys changed."""
+    records = _records(session, organization_id, ids)
+    want = {
+        (uuid.UUID(r.id), key[:120]) for r in records for key in dict.fromkeys(blocking_keys(r))
+    }
+    have = {
+        (contact_id, key)
+        for contact_id, key in session.execute(
+            select(BlockingKey.contact_id, BlockingKey.key).where(
+                BlockingKey.organization_id == organization_id, BlockingKey.contact_id.in_(ids)
+            )
+        )
+    }
+    stale = have - want
+    for contact_id, key in stale:
+        session.execute(
+            delete(BlockingKey).where(
+                BlockingKey.organization_id == organization_id,
+                BlockingKey.key == key,
+                BlockingKey.contact_id == contact_id,
+            )
+        )
+    session.add_all(
+        BlockingKey(organization_id=organization_id, key=key, contact_id=contact_id)
+        for contact_id, key in want - have
+    )
+    return len(stale) + len(want - have)
+
+
 def dismissed_pairs(session: Session, organization_id: uuid.UUID) -> set[tuple[str, str]]:
     return {
         (str(a), str(b))

@@ -25,6 +25,8 @@ TRAIN_JOB = "contacts.train_match_model"
 # An organization trains its own model once it has this many contacts.
 TRAIN_MIN_CONTACTS = 5000
 BATCH = 500
+# Contacts whose stored blocking keys are checked per transaction after a scan.
+KEY_SYNC_BATCH = 1000
 
 
 @job_type(SCAN_JOB, max_attempts=3, lease_seconds=300)
@@ -64,10 +66,17 @@ def scan_duplicates(ctx: JobContext) -> dict[str, Any]:
             flush()
     if pending:
         flush()
+    rekeyed = 0
+    for start in range(0, len(records), KEY_SYNC_BATCH):
+        ids = [_uuid(r.id) for r in records[start : start + KEY_SYNC_BATCH]]
+        with ctx.database.transaction(write=True) as session:
+            rekeyed += duplicates.sync_blocking_keys(session, org, ids)
+        ctx.progress(len(records), len(records), f"{queued} pairs queued; keys checked")
     return {
         "contacts": len(records),
         "pairsQueued": queued,
         "candidatePairs": int(stats.get("candidate_pairs", 0)),
+        "blockingKeysChanged": rekeyed,
     }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from kith.auth.roles import Role
 from kith.contacts.models import BlockingKey, DuplicatePair
@@ -148,6 +148,40 @@ def test_the_background_scan_finds_pairs_the_index_missed(
     assert job["result"]["pairsQueued"] == 1
     [pair] = client.get(f"{CONTACTS}/duplicates", headers=h).json()["data"]
     assert set(pair["contactIds"]) == {william["id"], bill["id"]}
+
+
+def test_the_scan_brings_stored_blocking_keys_up_to_the_current_rules(
+    client: TestClient,
+    tenant: Tenant,
+    create: Create,
+    db: TransactionalDatabase,
+    settings: Settings,
+) -> None:
+    # Keys written under older rules (one missing, one no longer made) are rewritten,
+    # so a contact created afterwards finds the old one through every current rule.
+    william = create(**WILLIAM)
+    wid = _uuid(william["id"])
+    with db.transaction() as session:
+        current = set(
+            session.execute(select(BlockingKey.key).where(BlockingKey.contact_id == wid)).scalars()
+        )
+        dropped = sorted(current)[0]
+        session.execute(
+            delete(BlockingKey).where(BlockingKey.contact_id == wid, BlockingKey.key == dropped)
+        )
+        session.add(
+            BlockingKey(organization_id=tenant.organization_id, key="old:rule", contact_id=wid)
+        )
+    started = client.post(f"{CONTACTS}/duplicates/scan", headers=tenant.admin.headers)
+    job_id = started.json()["jobId"]
+    assert JobQueue(settings, db).run(_uuid(job_id)) is JobState.SUCCEEDED
+    job = client.get(f"/api/v1/jobs/{job_id}", headers=tenant.admin.headers).json()
+    assert job["result"]["blockingKeysChanged"] == 2
+    with db.transaction() as session:
+        now = set(
+            session.execute(select(BlockingKey.key).where(BlockingKey.contact_id == wid)).scalars()
+        )
+    assert now == current
 
 
 def _uuid(value: str) -> uuid.UUID:
