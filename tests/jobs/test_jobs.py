@@ -102,7 +102,9 @@ def test_cancel_a_running_job(
     runtime_factory()
     job_id = enqueue(live_database, "test.until_cancelled")
     wait_for(lambda: job_state(live_database, job_id).progress_done >= 2)
-    with live_database.transaction() as session:
+    # Reads then writes while the worker writes progress: a write unit of work (a
+    # deferred one fails at its first write on SQLite when the worker committed since).
+    with live_database.transaction(write=True) as session:
         service.cancel(session, Principal.system(ORG), job_id)
     job = wait_for(finished(live_database, job_id))
     assert job.state is JobState.CANCELLED
