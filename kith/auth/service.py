@@ -535,12 +535,8 @@ def cached_principal(settings: Settings, authorization: str | None) -> Principal
 
     Entries are keyed by the credential itself, so a cached token skips its signature
     check too; an entry never outlives the access token's own expiry."""
-    if settings.auth_cache_seconds <= 0:
-        return None
     token = bearer_token(authorization)
-    if token is None:
-        return None
-    return principals.get(_credential_key(token))
+    return None if token is None else _cached(settings, token)
 
 
 def resolve_principal(session: Session, settings: Settings, authorization: str | None) -> Principal:
@@ -550,12 +546,10 @@ def resolve_principal(session: Session, settings: Settings, authorization: str |
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized()
+    cached = _cached(settings, token)
+    if cached is not None:
+        return cached
     ttl = float(settings.auth_cache_seconds)
-    key = _credential_key(token)
-    if ttl > 0:
-        cached = principals.get(key)
-        if cached is not None:
-            return cached
     generation = principals.generation
     if token.startswith(API_KEY_PREFIX):
         principal = _api_key_principal(session, token)
@@ -566,8 +560,14 @@ def resolve_principal(session: Session, settings: Settings, authorization: str |
         principal = _session_principal(session, claims)
         ttl = min(ttl, (claims.expires_at - utcnow()).total_seconds())
     if ttl > 0:
-        principals.put(key, principal, ttl, generation)
+        principals.put(_credential_key(token), principal, ttl, generation)
     return principal
+
+
+def _cached(settings: Settings, token: str) -> Principal | None:
+    if settings.auth_cache_seconds <= 0:
+        return None
+    return principals.get(_credential_key(token))
 
 
 def _credential_key(token: str) -> tuple[str, str]:

@@ -267,8 +267,10 @@ def demo(
                     people=people,
                     on_progress=lambda done, _total: progress.update(task, completed=done),
                 )
+            skipped = f" ({summary.skipped} generated records refused)" if summary.skipped else ""
             console.print(
-                f"demo data: {summary.contacts} contacts, {summary.relationships} relationships"
+                f"demo data: {summary.contacts} contacts, "
+                f"{summary.relationships} relationships{skipped}"
             )
         url = f"http://{settings.host}:{settings.port}"
         text = f"Kith demo login: {email} / {password}  ({url})"

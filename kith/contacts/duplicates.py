@@ -144,10 +144,6 @@ class CandidateRecords:
                 self._entries.clear()
             self._entries[key] = record
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 candidate_records = CandidateRecords()
 
